@@ -1,0 +1,304 @@
+"""Exceptions raised by the Graph mail client.
+
+Every exception's ``str()`` is a sentence an administrator can act on. None of them ever
+carries a client secret, a certificate key or an access token: messages are built only
+from the AADSTS / Graph error code, the first line of the service's description, and
+names the admin typed (tenant, application id, mailbox, folder).
+"""
+
+APP_REGISTRATION_HINT = "Azure portal > Microsoft Entra ID > App registrations"
+
+
+class GraphError(Exception):
+    """Base class. ``transient`` tells the caller whether trying again later may help."""
+
+    transient = False
+
+    def __init__(self, message, code=None, status=None, request_id=None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+        self.request_id = request_id
+
+    def __str__(self):
+        return self.message
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.message!r}, code={self.code!r}, status={self.status!r})"
+
+
+# --- identity platform (token endpoint) ------------------------------------------------
+
+
+class AuthenticationError(GraphError):
+    """The identity platform refused to issue a token."""
+
+
+class InvalidClientSecret(AuthenticationError):
+    pass
+
+
+class ExpiredClientSecret(AuthenticationError):
+    pass
+
+
+class ApplicationNotFound(AuthenticationError):
+    pass
+
+
+class TenantNotFound(AuthenticationError):
+    pass
+
+
+class MissingCredential(AuthenticationError):
+    pass
+
+
+class InvalidScope(AuthenticationError):
+    pass
+
+
+class ConsentRequired(AuthenticationError):
+    pass
+
+
+# --- Microsoft Graph -----------------------------------------------------------------
+
+
+class TokenRejected(GraphError):
+    """Graph answered 401 even with a freshly issued token."""
+
+
+class AccessDenied(GraphError):
+    pass
+
+
+class MissingWritePermission(GraphError):
+    """The token works but lacks the Mail.ReadWrite application role."""
+
+
+class MailboxNotFound(GraphError):
+    pass
+
+
+class FolderNotFound(GraphError):
+    pass
+
+
+class ItemNotFound(GraphError):
+    pass
+
+
+class FolderExists(GraphError):
+    """create_folder handles it; exposed so callers can recognise it elsewhere."""
+
+
+class SyncStateNotFound(GraphError):
+    """A delta link is no longer valid (410); DeltaRound restarts the sync itself."""
+
+
+class Throttled(GraphError):
+    transient = True
+
+    def __init__(
+        self, message, code=None, status=None, request_id=None, retry_after=None
+    ):
+        super().__init__(message, code=code, status=status, request_id=request_id)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(GraphError):
+    transient = True
+
+
+class GraphConnectionError(GraphError):
+    transient = True
+
+
+# --- token errors ----------------------------------------------------------------------
+
+
+def _first_line(text):
+    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+
+
+def from_token_error(result, tenant_id=None, client_id=None):
+    """Exception for an error dict returned by msal's acquire_token_* calls."""
+    codes = result.get("error_codes") or []
+    code = codes[0] if codes else None
+    status = result.get("status_code") or result.get("http_status")
+    app = f"application {client_id}" if client_id else "the application"
+    tenant = f"tenant {tenant_id}" if tenant_id else "the tenant"
+    factory = _TOKEN_ERRORS.get(code)
+    if factory:
+        cls, message = factory(app, tenant)
+        return cls(f"AADSTS{code}: {message}", code=f"AADSTS{code}", status=status)
+    description = (
+        _first_line(result.get("error_description"))
+        or result.get("error")
+        or "unknown error"
+    )
+    label = f"AADSTS{code}" if code else (result.get("error") or "token error")
+    return AuthenticationError(
+        f"Microsoft refused to issue a token for {app} in {tenant} ({label}): {description}",
+        code=label,
+        status=status,
+    )
+
+
+_TOKEN_ERRORS = {
+    7000215: lambda app, tenant: (
+        InvalidClientSecret,
+        f"The client secret of {app} is wrong. In {APP_REGISTRATION_HINT} > Certificates & secrets, "
+        "copy the secret's VALUE (shown only once, right after creation), not its Secret ID.",
+    ),
+    7000222: lambda app, tenant: (
+        ExpiredClientSecret,
+        f"The client secret of {app} has expired. Create a new secret in {APP_REGISTRATION_HINT} > "
+        "Certificates & secrets and paste its value here.",
+    ),
+    700016: lambda app, tenant: (
+        ApplicationNotFound,
+        f"{app.capitalize()} was not found in {tenant}. Check the Application (client) ID and the "
+        "Directory (tenant) ID on the app registration's overview page, and that an administrator "
+        "of this tenant has consented to it.",
+    ),
+    90002: lambda app, tenant: (
+        TenantNotFound,
+        f"{tenant.capitalize()} does not exist. Copy the Directory (tenant) ID from the app "
+        "registration's overview page.",
+    ),
+    7000218: lambda app, tenant: (
+        MissingCredential,
+        f"No credential was sent for {app}: enter a client secret or a certificate.",
+    ),
+    70011: lambda app, tenant: (
+        InvalidScope,
+        "The requested scope is invalid: app-only access to Microsoft Graph must request "
+        "https://graph.microsoft.com/.default.",
+    ),
+    65001: lambda app, tenant: (
+        ConsentRequired,
+        f"An administrator of {tenant} has not consented to {app}. In {APP_REGISTRATION_HINT} > "
+        "API permissions, click 'Grant admin consent'.",
+    ),
+}
+
+
+def tenant_not_found(tenant_id):
+    """MSAL could not read the tenant's OpenID configuration (unknown tenant)."""
+    return TenantNotFound(
+        f"Tenant {tenant_id} does not exist or its sign-in configuration cannot be read. Copy the "
+        "Directory (tenant) ID from the app registration's overview page.",
+        code="AADSTS90002",
+    )
+
+
+# --- Graph errors ----------------------------------------------------------------------
+
+MAILBOX_MISSING_CODES = {
+    "ErrorInvalidUser",
+    "MailboxNotEnabledForRESTAPI",
+    "ResourceNotFound",
+    "ErrorNonExistentMailbox",
+    "MailboxNotFound",
+}
+
+
+def _graph_error_parts(json_body):
+    error = (json_body or {}).get("error") if isinstance(json_body, dict) else None
+    if not isinstance(error, dict):
+        return None, "", None
+    inner = error.get("innerError") or error.get("innererror") or {}
+    return error.get("code"), _first_line(error.get("message")), inner.get("request-id")
+
+
+def from_graph_response(
+    status, json_body, mailbox=None, *, folder=None, retry_after=None, request_id=None
+):
+    """Exception for a Graph error answer (a whole response or one $batch entry)."""
+    code, text, body_request_id = _graph_error_parts(json_body)
+    request_id = request_id or body_request_id
+    where = f"mailbox {mailbox}" if mailbox else "the mailbox"
+    kwargs = {"code": code, "status": status, "request_id": request_id}
+    detail = f" (Graph said: {code}: {text})" if code else ""
+
+    if status == 401:
+        return TokenRejected(
+            "Microsoft Graph rejected a freshly issued access token"
+            + detail
+            + ". Check that the "
+            "app registration is in the mailbox's tenant and that its permissions are application "
+            "permissions with admin consent.",
+            **kwargs,
+        )
+    if status == 403:
+        return AccessDenied(
+            f"The app may not open {where}: grant the application permission Mail.ReadWrite with "
+            "admin consent, and if an application access policy (or RBAC for Applications) "
+            "restricts the app, include this mailbox" + detail + ".",
+            **kwargs,
+        )
+    if status == 404 and code == "ErrorFolderNotFound":
+        name = f"Folder {folder}" if folder else "The folder"
+        return FolderNotFound(
+            f"{name} does not exist in {where}: it may have been deleted or renamed; choose the "
+            "folder again.",
+            **kwargs,
+        )
+    if status == 404 and code == "ErrorItemNotFound":
+        return ItemNotFound(
+            f"The message no longer exists in {where} (moved or deleted by someone else).",
+            **kwargs,
+        )
+    if status == 404 and (code in MAILBOX_MISSING_CODES or code is None):
+        return MailboxNotFound(
+            f"{where.capitalize()} does not exist or has no Exchange Online mailbox"
+            + detail
+            + ". Check the address, and that the user or shared mailbox is licensed for Exchange "
+            "Online.",
+            **kwargs,
+        )
+    if status == 410:
+        return SyncStateNotFound(
+            f"The saved synchronisation state of {where} expired; a full resynchronisation is "
+            "needed.",
+            **kwargs,
+        )
+    if status == 429:
+        return Throttled(
+            f"Microsoft Graph is throttling requests to {where}"
+            + detail
+            + "; the client will "
+            "try again on the next run.",
+            retry_after=retry_after,
+            **kwargs,
+        )
+    if status is not None and status >= 500:
+        return ServiceUnavailable(
+            f"Microsoft Graph is unavailable (HTTP {status}) for {where}"
+            + detail
+            + "; the "
+            "client will try again on the next run.",
+            **kwargs,
+        )
+    if code == "ErrorFolderExists":
+        return FolderExists(
+            f"A folder with this name already exists in {where}.", **kwargs
+        )
+    return GraphError(
+        f"Microsoft Graph answered HTTP {status} for {where}" + detail + ".", **kwargs
+    )
+
+
+def connection_error(host, exc):
+    """Exception for a DNS / TLS / connection failure once retries are spent."""
+    reason = type(exc).__name__
+    if "SSL" in reason or "SSL" in str(exc)[:300]:
+        hint = "the TLS certificate could not be verified: check the CA bundle setting"
+    else:
+        hint = "check the network, DNS and firewall (outbound HTTPS)"
+    return GraphConnectionError(
+        f"Could not reach {host} ({reason}): {hint}.", code=reason
+    )

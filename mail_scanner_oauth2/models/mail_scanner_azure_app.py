@@ -1,0 +1,225 @@
+# Copyright 2026 mail_scanner_oauth2 developers
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+import hashlib
+import logging
+import re
+import threading
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from ..graph import GraphMailClient
+from ..graph import errors as graph_errors
+
+_logger = logging.getLogger(__name__)
+
+GUID_RE = re.compile(
+    r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE
+)
+# A tenant is named by its directory ID or by one of its domains.
+TENANT_DOMAIN_RE = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$", re.IGNORECASE)
+
+# Where the identity platform and Graph live. System parameters override them so
+# that the sandbox and the tests can point the addon at the local emulator.
+DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+DEFAULT_GRAPH_URL = "https://graph.microsoft.com/v1.0"
+PARAM_AUTHORITY_HOST = "mail_scanner_oauth2.authority_host"
+PARAM_GRAPH_URL = "mail_scanner_oauth2.graph_url"
+PARAM_CA_BUNDLE = "mail_scanner_oauth2.ca_bundle"
+
+# One client per credential set and process: msal keeps its token cache on the
+# client, so cron runs in the same worker reuse the token instead of asking
+# the identity platform every minute.
+_CLIENTS = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+class MailScannerAzureApp(models.Model):
+    _name = "mail.scanner.azure.app"
+    _description = "Mail Scanner Azure App"
+    _order = "name"
+
+    name = fields.Char(required=True, default=lambda self: self.env._("Microsoft 365 app"))
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company
+    )
+    client_id = fields.Char(
+        string="Application (client) ID",
+        required=True,
+        help="Azure portal > App registrations > your app > Overview > "
+        "Application (client) ID.",
+    )
+    tenant_id = fields.Char(
+        string="Directory (tenant) ID",
+        required=True,
+        help="Azure portal > App registrations > your app > Overview > "
+        "Directory (tenant) ID. The tenant's own endpoint is always used, "
+        "never /common.",
+    )
+    credential_kind = fields.Selection(
+        [("secret", "Client secret"), ("certificate", "Certificate")],
+        required=True,
+        default="secret",
+    )
+    client_secret = fields.Char(
+        string="Client secret value",
+        groups="base.group_system",
+        copy=False,
+        help="The secret's Value column in Azure > Certificates & secrets, "
+        "not its Secret ID.",
+    )
+    secret_expiration = fields.Date(
+        string="Secret expires on",
+        help="The Expires column in Azure > Certificates & secrets; the "
+        "scanner warns before this date.",
+    )
+    certificate_private_key = fields.Text(
+        string="Certificate private key (PEM)", groups="base.group_system", copy=False
+    )
+    certificate_public = fields.Text(
+        string="Certificate (PEM)",
+        groups="base.group_system",
+        copy=False,
+        help="The public certificate uploaded to the app in Azure.",
+    )
+    mailbox_ids = fields.One2many("mail.scanner.mailbox", "app_id")
+    last_check_message = fields.Char(readonly=True, copy=False)
+    last_check_ok = fields.Boolean(readonly=True, copy=False)
+
+    # ------------------------------------------------------------------ checks
+    @api.constrains("client_id")
+    def _check_client_id(self):
+        for app in self:
+            if not GUID_RE.match((app.client_id or "").strip()):
+                raise ValidationError(
+                    self.env._(
+                        "The application (client) ID must be a GUID such as "
+                        "00000000-0000-0000-0000-000000000000: copy it from the "
+                        "app's Overview page in the Azure portal."
+                    )
+                )
+
+    @api.constrains("tenant_id")
+    def _check_tenant_id(self):
+        for app in self:
+            tenant = (app.tenant_id or "").strip().lower()
+            if tenant in ("common", "organizations", "consumers"):
+                raise ValidationError(
+                    self.env._(
+                        "Use your directory (tenant) ID, not '%s': single-tenant "
+                        "apps are rejected by the shared endpoints.",
+                        tenant,
+                    )
+                )
+            if not (GUID_RE.match(tenant) or TENANT_DOMAIN_RE.match(tenant)):
+                raise ValidationError(
+                    self.env._(
+                        "The directory (tenant) ID must be a GUID (or your "
+                        "tenant's domain, such as contoso.onmicrosoft.com)."
+                    )
+                )
+
+    @api.constrains("credential_kind", "client_secret", "certificate_private_key")
+    def _check_credential(self):
+        for app in self.sudo():
+            if app.credential_kind == "secret" and app.client_secret:
+                secret = app.client_secret.strip()
+                if GUID_RE.match(secret):
+                    raise ValidationError(
+                        self.env._(
+                            "This looks like the secret's ID. Paste the secret's "
+                            "Value instead (Azure > Certificates & secrets; the "
+                            "value is shown only once, right after it is created)."
+                        )
+                    )
+            if app.credential_kind == "certificate" and app.certificate_private_key:
+                if "PRIVATE KEY" not in app.certificate_private_key:
+                    raise ValidationError(
+                        self.env._("The private key must be PEM text (BEGIN PRIVATE KEY).")
+                    )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._strip_values(vals)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._strip_values(vals)
+        return super().write(vals)
+
+    @staticmethod
+    def _strip_values(vals):
+        # Values pasted from the Azure portal often carry stray blanks.
+        for key in ("client_id", "tenant_id", "client_secret"):
+            if isinstance(vals.get(key), str):
+                vals[key] = vals[key].strip()
+
+    # ------------------------------------------------------------ graph client
+    def _graph_settings(self):
+        params = self.env["ir.config_parameter"].sudo()
+        ca_bundle = params.get_param(PARAM_CA_BUNDLE) or True
+        return {
+            "authority_host": params.get_param(PARAM_AUTHORITY_HOST)
+            or DEFAULT_AUTHORITY_HOST,
+            "graph_url": params.get_param(PARAM_GRAPH_URL) or DEFAULT_GRAPH_URL,
+            "verify": ca_bundle,
+        }
+
+    def _credential_kwargs(self):
+        app = self.sudo()
+        if app.credential_kind == "certificate":
+            if not (app.certificate_private_key and app.certificate_public):
+                raise UserError(
+                    self.env._("Fill in the certificate's private key and certificate.")
+                )
+            return {
+                "certificate": {
+                    "private_key": app.certificate_private_key,
+                    "public_certificate": app.certificate_public,
+                }
+            }
+        if not app.client_secret:
+            raise UserError(self.env._("Fill in the client secret value."))
+        return {"client_secret": app.client_secret}
+
+    def _graph_client(self):
+        """The Graph client for this app, shared per process and credential."""
+        self.ensure_one()
+        kwargs = dict(self._graph_settings(), **self._credential_kwargs())
+        kwargs.update(tenant_id=self.tenant_id, client_id=self.client_id)
+        # The key is a digest: the secret itself is never kept outside the client.
+        key = hashlib.sha256(repr(sorted(kwargs.items())).encode()).hexdigest()
+        with _CLIENTS_LOCK:
+            client = _CLIENTS.get(key)
+            if client is None:
+                client = _CLIENTS[key] = GraphMailClient(**kwargs)
+        return client
+
+    # ------------------------------------------------------------------ actions
+    def action_test_connection(self):
+        """Proves token (and, when a mailbox is set, mailbox and folder access)."""
+        self.ensure_one()
+        mailbox = self.mailbox_ids[:1]
+        try:
+            client = self._graph_client()
+            if mailbox.address:
+                client.check_access(mailbox.address, mailbox._folder_graph_id())
+            else:
+                client.acquire_token()
+        except graph_errors.GraphError as exc:
+            self.write({"last_check_ok": False, "last_check_message": str(exc)})
+            raise UserError(str(exc)) from None
+        message = self.env._("Microsoft external API configured successfully")
+        self.write({"last_check_ok": True, "last_check_message": message})
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Mail Scanner"),
+                "message": message,
+                "type": "success",
+                "sticky": False,
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }

@@ -1,0 +1,455 @@
+# Copyright 2026 mail_scanner_oauth2 developers
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+import logging
+from datetime import timezone
+
+from odoo import api, fields, models, tools
+from odoo.exceptions import UserError
+
+from ..graph import errors as graph_errors
+
+_logger = logging.getLogger(__name__)
+
+# Advisory-lock namespace of this addon ("MS"): the second key is the mailbox id.
+LOCK_NAMESPACE = 0x4D53
+# Errors that say nothing about the configuration: the next run will do.
+TRANSIENT_ERRORS = (
+    graph_errors.Throttled,
+    graph_errors.ServiceUnavailable,
+    graph_errors.GraphConnectionError,
+)
+# Account fields whose change means the access must be proven again.
+ACCOUNT_FIELDS = {"account_kind", "app_id", "address", "folder_id"}
+MAX_AUTO_ATTEMPTS = 5
+
+
+class MailScannerMailbox(models.Model):
+    _name = "mail.scanner.mailbox"
+    _description = "Mail Scanner Mailbox"
+    _inherit = ["mail.thread"]
+    _order = "company_id, id"
+
+    name = fields.Char(compute="_compute_name", store=True)
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company
+    )
+    account_kind = fields.Selection(
+        [("microsoft", "Microsoft - corporate account")],
+        string="Account kind",
+        help="Where the mailbox lives. Only Microsoft 365 (Exchange Online) "
+        "corporate accounts are supported for now.",
+    )
+    app_id = fields.Many2one(
+        "mail.scanner.azure.app",
+        string="Azure app",
+        domain="[('company_id', '=', company_id)]",
+        tracking=True,
+    )
+    address = fields.Char(
+        string="Mailbox address",
+        tracking=True,
+        help="The user or shared mailbox to scan, such as support@example.com.",
+    )
+    folder_id = fields.Many2one(
+        "mail.scanner.folder",
+        string="Folder to scan",
+        domain="[('mailbox_id', '=', id)]",
+        help="Empty means the Inbox.",
+    )
+    after_import = fields.Selection(
+        [
+            ("mark_read", "Mark as read"),
+            ("move", "Move to a folder"),
+            ("none", "Leave untouched"),
+        ],
+        required=True,
+        default="mark_read",
+        help="What happens to a mail in the mailbox once its ticket is saved. "
+        "Mail is never deleted.",
+    )
+    move_folder_id = fields.Many2one(
+        "mail.scanner.folder",
+        string="Move to",
+        domain="[('mailbox_id', '=', id)]",
+    )
+    new_folder_name = fields.Char(
+        string="New folder name", help="Creates this folder in the mailbox."
+    )
+    cutoff_date = fields.Datetime(
+        string="Import mail received since",
+        help="Mail received before this moment is never imported, so old mail "
+        "does not become new tickets. Empty: the moment scanning first starts.",
+    )
+    team_id = fields.Many2one(
+        "helpdesk.ticket.team",
+        string="Helpdesk team",
+        help="Team of the tickets created from new conversations.",
+    )
+    batch_limit = fields.Integer(
+        string="Mails per run",
+        default=200,
+        help="How many mails one cron run imports; a larger backlog is worked "
+        "off in further runs right after.",
+    )
+    state = fields.Selection(
+        [("draft", "Draft"), ("running", "Running"), ("error", "Error")],
+        required=True,
+        default="draft",
+        readonly=True,
+        tracking=True,
+        copy=False,
+    )
+    last_sync = fields.Datetime(readonly=True, copy=False)
+    last_error = fields.Text(readonly=True, copy=False)
+    last_error_date = fields.Datetime(readonly=True, copy=False)
+    delta_link = fields.Char(readonly=True, copy=False, groups="base.group_system")
+    message_ids_scanned = fields.One2many("mail.scanner.message", "mailbox_id")
+    count_done = fields.Integer(compute="_compute_counters", string="Imported")
+    count_pending = fields.Integer(compute="_compute_counters", string="Pending")
+    count_failed = fields.Integer(compute="_compute_counters", string="Failed")
+    count_ignored = fields.Integer(compute="_compute_counters", string="Ignored")
+
+    _sql_constraints = [
+        (
+            "company_uniq",
+            "unique(company_id)",
+            "A company scans one mailbox: open the existing mailbox instead of "
+            "creating another one.",
+        )
+    ]
+
+    @api.depends("address", "company_id")
+    def _compute_name(self):
+        for mailbox in self:
+            mailbox.name = mailbox.address or self.env._("New mailbox")
+
+    def _compute_counters(self):
+        groups = self.env["mail.scanner.message"]._read_group(
+            [("mailbox_id", "in", self.ids)], ["mailbox_id", "state"], ["__count"]
+        )
+        counts = {(mailbox.id, state): count for mailbox, state, count in groups}
+        for mailbox in self:
+            mailbox.count_done = counts.get((mailbox.id, "done"), 0) + counts.get(
+                (mailbox.id, "duplicate"), 0
+            )
+            mailbox.count_pending = counts.get((mailbox.id, "pending"), 0)
+            mailbox.count_failed = counts.get((mailbox.id, "failed"), 0)
+            mailbox.count_ignored = counts.get((mailbox.id, "ignored"), 0)
+
+    @api.constrains("address")
+    def _check_address(self):
+        for mailbox in self:
+            if mailbox.address and not tools.single_email_re.match(mailbox.address):
+                raise UserError(
+                    self.env._("'%s' is not a mailbox address.", mailbox.address)
+                )
+
+    # ----------------------------------------------------------- create/write
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("address"):
+                vals["address"] = vals["address"].strip().lower()
+        mailboxes = super().create(vals_list)
+        mailboxes.filtered(lambda m: m._is_complete())._check_and_start()
+        return mailboxes
+
+    def write(self, vals):
+        if vals.get("address"):
+            vals["address"] = vals["address"].strip().lower()
+        account_changed = ACCOUNT_FIELDS & set(vals)
+        if {"address", "folder_id"} & set(vals):
+            # Another mailbox or folder: the saved delta state belongs to the old one.
+            vals = dict(vals, delta_link=False)
+        result = super().write(vals)
+        if account_changed and not self.env.context.get("mail_scanner_starting"):
+            self.filtered(lambda m: m._is_complete())._check_and_start()
+        return result
+
+    def _is_complete(self):
+        self.ensure_one()
+        return bool(self.account_kind and self.app_id and self.address)
+
+    def _folder_graph_id(self):
+        return self.folder_id.graph_id or "inbox"
+
+    def _check_and_start(self):
+        """Proves the access, mirrors the folders and starts scanning at once."""
+        for mailbox in self:
+            folder = mailbox._check_access()
+            mailbox._refresh_folders()
+            vals = {
+                "state": "running",
+                "last_error": False,
+                "cutoff_date": mailbox.cutoff_date or fields.Datetime.now(),
+            }
+            if not mailbox.folder_id:
+                vals["folder_id"] = self.env["mail.scanner.folder"].search(
+                    [("mailbox_id", "=", mailbox.id), ("graph_id", "=", folder.id)],
+                    limit=1,
+                ).id
+            mailbox.with_context(mail_scanner_starting=True).write(vals)
+        self._trigger_sync()
+
+    def _check_access(self):
+        self.ensure_one()
+        try:
+            return self.app_id._graph_client().check_access(
+                self.address, self._folder_graph_id()
+            )
+        except graph_errors.GraphError as exc:
+            raise UserError(str(exc)) from None
+
+    def _refresh_folders(self):
+        self.ensure_one()
+        try:
+            folders = self.app_id._graph_client().list_folders(self.address)
+        except graph_errors.GraphError as exc:
+            raise UserError(str(exc)) from None
+        return self.env["mail.scanner.folder"]._sync_from_graph(self, folders)
+
+    def _new_ticket_values(self):
+        """Values of a ticket created from a new conversation of this mailbox."""
+        values = {"company_id": self.company_id.id}
+        if self.team_id:
+            values["team_id"] = self.team_id.id
+        channel = self.env.ref(
+            "helpdesk_mgmt.helpdesk_ticket_channel_email", raise_if_not_found=False
+        )
+        if channel:
+            values["channel_id"] = channel.id
+        return values
+
+    def _trigger_sync(self):
+        self.env.ref("mail_scanner_oauth2.ir_cron_mail_scanner_sync").sudo()._trigger()
+
+    # ----------------------------------------------------------------- actions
+    def action_check_and_start(self):
+        for mailbox in self:
+            if not mailbox._is_complete():
+                raise UserError(
+                    self.env._("Choose the account kind and the Azure app, and enter "
+                      "the mailbox address first.")
+                )
+        self._check_and_start()
+        return True
+
+    def action_stop(self):
+        self.write({"state": "draft"})
+        return True
+
+    def action_sync_now(self):
+        """Asks the cron worker to scan now; the web request does not scan."""
+        if any(m.state == "draft" for m in self):
+            raise UserError(self.env._("Start the mailbox first."))
+        self._trigger_sync()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "message": self.env._("The mailbox will be scanned in a moment."),
+                "type": "info",
+            },
+        }
+
+    def action_refresh_folders(self):
+        for mailbox in self:
+            mailbox._refresh_folders()
+        return True
+
+    def action_create_folder(self):
+        self.ensure_one()
+        if not self.new_folder_name:
+            raise UserError(self.env._("Enter the name of the folder to create."))
+        try:
+            folder = self.app_id._graph_client().create_folder(
+                self.address, self.new_folder_name.strip()
+            )
+        except graph_errors.GraphError as exc:
+            raise UserError(str(exc)) from None
+        records = self._refresh_folders()
+        self.write(
+            {"move_folder_id": records[folder.id].id, "new_folder_name": False}
+        )
+        return True
+
+    def action_open_app(self):
+        self.ensure_one()
+        action = {
+            "type": "ir.actions.act_window",
+            "res_model": "mail.scanner.azure.app",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_company_id": self.company_id.id},
+        }
+        if self.app_id:
+            action["res_id"] = self.app_id.id
+        return action
+
+    def action_view_messages(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mail_scanner_oauth2.mail_scanner_message_action"
+        )
+        action["domain"] = [("mailbox_id", "=", self.id)]
+        action["context"] = {"search_default_mailbox_id": self.id}
+        return action
+
+    # -------------------------------------------------------------------- cron
+    @api.model
+    def _cron_sync_mailboxes(self):
+        """Scans every started mailbox; never raises for one mailbox's problem.
+
+        A job that raises repeatedly is switched off by Odoo for the whole
+        database, so one company's expired secret must not stop the others.
+        """
+        done = remaining = 0
+        for mailbox in self.sudo().search([("state", "in", ("running", "error"))]):
+            mailbox_done, mailbox_remaining = mailbox._sync_once()
+            done += mailbox_done
+            remaining += mailbox_remaining
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+        return done, remaining
+
+    def _sync_once(self):
+        """One bounded slice of work for one mailbox: (imported, remaining)."""
+        self.ensure_one()
+        if not self._try_lock():
+            _logger.info("Mailbox %s is being scanned by another run", self.address)
+            return 0, 0
+        mailbox = self.with_company(self.company_id)
+        try:
+            client = mailbox.app_id._graph_client()
+            mailbox._pull_delta(client)
+            done = mailbox._import_pending(client)
+            mailbox._apply_after_import(client)
+            mailbox._record_success()
+        except graph_errors.GraphError as exc:
+            done = 0
+            mailbox._record_failure(exc)
+        except UserError as exc:  # incomplete credentials
+            done = 0
+            mailbox._record_failure(exc)
+        except Exception as exc:  # pylint: disable=broad-except
+            # A bug must not stop the other mailboxes: keep it visible instead.
+            _logger.exception("Mail Scanner: mailbox %s failed", self.address)
+            done = 0
+            mailbox._scanner_rollback()
+            mailbox._record_failure(exc)
+        finally:
+            self._unlock()
+        return done, mailbox._count_importable()
+
+    def _try_lock(self):
+        # Session-level lock: it survives the per-message commits and dies with
+        # the connection if the worker is killed.
+        self.env.cr.execute(
+            "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self.id)
+        )
+        return self.env.cr.fetchone()[0]
+
+    def _unlock(self):
+        self.env.cr.execute(
+            "SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, self.id)
+        )
+
+    def _scanner_commit(self):
+        """Commits one unit of work. Tests replace this seam (no commit there)."""
+        self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    def _scanner_rollback(self):
+        """Drops a broken transaction. Tests replace this seam."""
+        self.env.cr.rollback()  # pylint: disable=invalid-commit
+
+    def _pull_delta(self, client):
+        """Records every new message in the ledger, then saves the delta link.
+
+        The delta link is saved only once the round is complete and every
+        message before it is in the ledger, so a crash replays the round.
+        """
+        since = self.cutoff_date and self.cutoff_date.replace(tzinfo=timezone.utc)
+        round_ = client.delta(
+            self.address,
+            self._folder_graph_id(),
+            delta_link=self.delta_link or None,
+            since=since,
+        )
+        Ledger = self.env["mail.scanner.message"]
+        for page in round_.pages():
+            Ledger._register(self, [ref for ref in page if not ref.removed])
+            self._scanner_commit()
+        self.write({"delta_link": round_.delta_link, "last_sync": fields.Datetime.now()})
+        self._scanner_commit()
+
+    def _importable_domain(self):
+        return [
+            ("mailbox_id", "=", self.id),
+            "|",
+            ("state", "=", "pending"),
+            "&",
+            ("state", "=", "failed"),
+            ("attempts", "<", MAX_AUTO_ATTEMPTS),
+        ]
+
+    def _count_importable(self):
+        return self.env["mail.scanner.message"].search_count(self._importable_domain())
+
+    def _import_pending(self, client):
+        """Fetches MIME by batches and imports each mail in its own transaction."""
+        rows = self.env["mail.scanner.message"].search(
+            self._importable_domain(),
+            order="received_date, id",
+            limit=max(self.batch_limit, 1),
+        )
+        by_graph_id = {row.graph_id: row for row in rows}
+        done = 0
+        for graph_id, mime in client.fetch_mime(self.address, list(by_graph_id)):
+            row = by_graph_id[graph_id]
+            if isinstance(mime, graph_errors.GraphError):
+                row._record_fetch_failure(mime)
+            else:
+                done += row._import_mime(mime)
+            self._scanner_commit()
+        return done
+
+    def _apply_after_import(self, client):
+        """Marks read or moves mail whose import is committed, in batches."""
+        rows = self.env["mail.scanner.message"].search(
+            [
+                ("mailbox_id", "=", self.id),
+                ("state", "in", ("done", "duplicate", "ignored")),
+                ("after_import_done", "=", False),
+            ]
+        )
+        if not rows:
+            return
+        if self.after_import == "none":
+            rows.write({"after_import_done": True})
+            self._scanner_commit()
+            return
+        ids = rows.mapped("graph_id")
+        if self.after_import == "move" and self.move_folder_id:
+            results = client.move(self.address, ids, self.move_folder_id.graph_id)
+        else:
+            results = client.mark_read(self.address, ids)
+        finished = rows.filtered(
+            lambda r: results.get(r.graph_id) is None
+            or isinstance(results[r.graph_id], graph_errors.ItemNotFound)
+        )
+        finished.write({"after_import_done": True})
+        self._scanner_commit()
+
+    def _record_success(self):
+        if self.state != "running" or self.last_error:
+            self.write({"state": "running", "last_error": False})
+        self._scanner_commit()
+
+    def _record_failure(self, exc):
+        """Keeps the error on the mailbox; configuration errors stop it."""
+        _logger.warning("Mail Scanner: mailbox %s: %s", self.address, exc)
+        vals = {"last_error": str(exc), "last_error_date": fields.Datetime.now()}
+        if not isinstance(exc, TRANSIENT_ERRORS):
+            vals["state"] = "error"
+        self.write(vals)
+        self._scanner_commit()

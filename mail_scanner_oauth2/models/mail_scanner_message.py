@@ -1,0 +1,333 @@
+# Copyright 2026 mail_scanner_oauth2 developers
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""The scanner's ledger: one row per Graph message, and the admin's log."""
+
+import email
+import email.policy
+import hashlib
+import logging
+import re
+
+from odoo import api, fields, models, tools
+
+_logger = logging.getLogger(__name__)
+
+# Ticket references as helpdesk_mgmt numbers them (HT00042), or any other
+# prefix a company gave its sequence: letters then at least three digits.
+TICKET_REFERENCE_RE = re.compile(r"\b([A-Za-z]{0,10}[-/]?\d{3,})\b")
+MAX_REASON_LENGTH = 2000
+
+
+class MailScannerMessage(models.Model):
+    _name = "mail.scanner.message"
+    _description = "Mail Scanner Message"
+    _order = "received_date desc, id desc"
+    _rec_name = "subject"
+
+    mailbox_id = fields.Many2one(
+        "mail.scanner.mailbox", required=True, ondelete="cascade", index=True
+    )
+    company_id = fields.Many2one(related="mailbox_id.company_id", store=True)
+    graph_id = fields.Char(string="Graph ID", required=True, readonly=True)
+    internet_message_id = fields.Char(string="Message-ID", readonly=True, index=True)
+    conversation_id = fields.Char(string="Conversation", readonly=True, index=True)
+    received_date = fields.Datetime(string="Received", readonly=True, index=True)
+    sender = fields.Char(readonly=True)
+    subject = fields.Char(readonly=True)
+    size = fields.Integer(readonly=True, help="Size in bytes, when Graph told it.")
+    state = fields.Selection(
+        [
+            ("pending", "Pending"),
+            ("done", "Imported"),
+            ("duplicate", "Already known"),
+            ("ignored", "Ignored"),
+            ("failed", "Failed"),
+        ],
+        required=True,
+        default="pending",
+        readonly=True,
+        index=True,
+    )
+    outcome = fields.Selection(
+        [("ticket", "New ticket"), ("reply", "Reply")], readonly=True
+    )
+    reason = fields.Text(readonly=True)
+    attempts = fields.Integer(readonly=True)
+    processed_date = fields.Datetime(readonly=True)
+    ticket_id = fields.Many2one("helpdesk.ticket", readonly=True, index=True)
+    mail_message_id = fields.Many2one("mail.message", readonly=True)
+    after_import_done = fields.Boolean(
+        readonly=True,
+        help="The mail was marked as read or moved in the mailbox, as the "
+        "mailbox is set up to do.",
+    )
+
+    _sql_constraints = [
+        (
+            "graph_id_uniq",
+            "unique(mailbox_id, graph_id)",
+            "A Graph message is recorded once per mailbox.",
+        )
+    ]
+
+    # ---------------------------------------------------------------- ledger
+    @api.model
+    def _register(self, mailbox, refs):
+        """Adds the messages not seen before as pending rows."""
+        if not refs:
+            return self.browse()
+        known = set(
+            self.search(
+                [("mailbox_id", "=", mailbox.id), ("graph_id", "in", [r.id for r in refs])]
+            ).mapped("graph_id")
+        )
+        vals_list = []
+        for ref in refs:
+            if ref.id in known:
+                continue  # Graph may deliver the same change twice
+            known.add(ref.id)
+            vals_list.append(
+                {
+                    "mailbox_id": mailbox.id,
+                    "graph_id": ref.id,
+                    "internet_message_id": ref.internet_message_id,
+                    "conversation_id": ref.conversation_id,
+                    "received_date": ref.received
+                    and ref.received.replace(tzinfo=None),
+                    "sender": ref.sender,
+                    "subject": ref.subject,
+                    "size": ref.size or 0,
+                }
+            )
+        return self.create(vals_list)
+
+    def _lock_for_import(self):
+        """Locks this row; False when another run holds it or finished it."""
+        self.env.cr.execute(
+            """SELECT id FROM mail_scanner_message
+                WHERE id = %s AND state IN ('pending', 'failed')
+                FOR NO KEY UPDATE SKIP LOCKED""",
+            (self.id,),
+        )
+        locked = bool(self.env.cr.fetchone())
+        self.invalidate_recordset(["state", "attempts"])
+        return locked
+
+    # ---------------------------------------------------------------- import
+    def _import_mime(self, mime):
+        """Hands one mail to Odoo's gateway and records the outcome: 1 if imported."""
+        self.ensure_one()
+        if not self._lock_for_import():
+            return 0
+        raw = self._with_message_id(mime)
+        headers = email.message_from_bytes(
+            raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0],
+            policy=email.policy.default,
+        )
+        message_id = (headers.get("Message-ID") or "").strip()
+        existing = self.env["mail.message"].search(
+            [("message_id", "=", message_id)], order="id", limit=1
+        )
+        if existing:
+            self._record_duplicate(existing)
+            return 0
+        try:
+            with self.env.cr.savepoint():
+                outcome = self._route_to_gateway(raw, headers, message_id)
+        except Exception as exc:  # pylint: disable=broad-except
+            # Whatever the gateway chokes on stays retryable and never blocks
+            # the next mail.
+            _logger.info("Mail Scanner could not import %s", self.graph_id, exc_info=True)
+            self._record_failure(self.env._("Odoo could not import this mail: %s", exc))
+            return 0
+        self.write(dict(outcome, attempts=self.attempts + 1))
+        return 1 if outcome["state"] == "done" else 0
+
+    def _route_to_gateway(self, raw, headers, message_id):
+        mailbox = self.mailbox_id
+        self._ensure_partners(headers)
+        thread_id = self._fallback_thread_id(headers)
+        thread = (
+            self.env["mail.thread"]
+            .with_company(mailbox.company_id)
+            .message_process(
+                "helpdesk.ticket",
+                raw,
+                custom_values=mailbox._new_ticket_values(),
+                thread_id=thread_id,
+            )
+        )
+        posted = self.env["mail.message"].search(
+            [("message_id", "=", message_id)], order="id desc", limit=1
+        )
+        now = fields.Datetime.now()
+        if not thread or not posted:
+            return {
+                "state": "ignored",
+                "processed_date": now,
+                "reason": self.env._(
+                    "Odoo's mail gateway ignored this mail: a bounce, a reply "
+                    "to a bounce, or a mail loop from this sender."
+                ),
+            }
+        ticket = self._ticket_of(posted)
+        is_new = bool(ticket) and ticket.create_date == self.env.cr.now()
+        if is_new:
+            self._subscribe_recipients(ticket, headers)
+        return {
+            "state": "done",
+            "processed_date": now,
+            "reason": False,
+            "mail_message_id": posted.id,
+            "ticket_id": ticket.id,
+            "outcome": "ticket" if is_new else "reply",
+        }
+
+    def _with_message_id(self, mime):
+        """Gives a mail without Message-ID a stable one derived from Graph's id.
+
+        Odoo would invent a random one, and a retried mail could then never be
+        recognised by the gateway as already imported.
+        """
+        head = mime.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+        if re.search(rb"(?im)^message-id:[ \t]*\S", head):
+            return mime
+        digest = hashlib.sha256(self.graph_id.encode()).hexdigest()[:32]
+        return b"Message-ID: <%s.mail-scanner@graph.invalid>\r\n" % digest.encode() + mime
+
+    def _ticket_of(self, message):
+        if message.model != "helpdesk.ticket" or not message.res_id:
+            return self.env["helpdesk.ticket"]
+        return self.env["helpdesk.ticket"].browse(message.res_id).exists()
+
+    # ------------------------------------------------------------- partners
+    def _own_addresses(self):
+        mailbox = self.mailbox_id
+        return {mailbox.address.lower()} if mailbox.address else set()
+
+    def _recipient_addresses(self, headers):
+        own = self._own_addresses()
+        addresses = []
+        for name in ("To", "Cc"):
+            for address in tools.email_split(str(headers.get(name) or "")):
+                if address.lower() not in own:
+                    addresses.append(address)
+        return addresses
+
+    def _ensure_partners(self, headers):
+        """The customer is matched or created, so every ticket has a contact."""
+        sender = tools.email_split(str(headers.get("From") or ""))
+        if sender and sender[0].lower() not in self._own_addresses():
+            self.env["mail.thread"]._mail_find_partner_from_emails(
+                [str(headers.get("From"))], force_create=True
+            )
+
+    def _subscribe_recipients(self, ticket, headers):
+        """To and Cc people follow the new ticket, so replies reach them."""
+        emails = self._recipient_addresses(headers)
+        partners = self.env["mail.thread"]._mail_find_partner_from_emails(
+            emails, records=ticket, force_create=True
+        )
+        ticket.message_subscribe([p.id for p in partners if p])
+
+    # ------------------------------------------------------------ threading
+    def _fallback_thread_id(self, headers):
+        """The ticket a reply belongs to when its headers do not say it.
+
+        Outlook mobile strips References and In-Reply-To. Then: a ticket
+        reference in the subject, but only from that ticket's customer or a
+        follower; otherwise Graph's conversationId of a known ticket.
+        """
+        if self._headers_link_a_thread(headers):
+            return None  # the gateway will thread it by References
+        subject = str(headers.get("Subject") or "")
+        referenced = self._tickets_referenced(subject)
+        if referenced:
+            sender = tools.email_normalize(str(headers.get("From") or ""))
+            trusted = referenced.filtered(lambda t: sender in _ticket_people(t))
+            # A stranger quoting a ticket number must not write into it.
+            return trusted[:1].id or None
+        return self._ticket_of_conversation().id or None
+
+    def _headers_link_a_thread(self, headers):
+        references = " ".join(
+            str(headers.get(name) or "") for name in ("References", "In-Reply-To")
+        )
+        ids = [ref.strip() for ref in tools.mail.unfold_references(references)]
+        return bool(ids) and bool(
+            self.env["mail.message"].search_count([("message_id", "in", ids[-32:])])
+        )
+
+    def _tickets_referenced(self, subject):
+        tokens = {m.upper() for m in TICKET_REFERENCE_RE.findall(subject)}
+        if not tokens:
+            return self.env["helpdesk.ticket"]
+        return self.env["helpdesk.ticket"].search([("number", "in", list(tokens))])
+
+    def _ticket_of_conversation(self):
+        if not self.conversation_id:
+            return self.env["helpdesk.ticket"]
+        earlier = self.search(
+            [
+                ("mailbox_id", "=", self.mailbox_id.id),
+                ("conversation_id", "=", self.conversation_id),
+                ("ticket_id", "!=", False),
+                ("id", "!=", self.id),
+            ],
+            order="received_date, id",
+            limit=1,
+        )
+        return earlier.ticket_id
+
+    # -------------------------------------------------------------- outcomes
+    def _record_duplicate(self, existing):
+        self.write(
+            {
+                "state": "duplicate",
+                "processed_date": fields.Datetime.now(),
+                "mail_message_id": existing.id,
+                "ticket_id": self._ticket_of(existing).id,
+                "reason": self.env._(
+                    "Odoo already had this mail (same Message-ID), for example "
+                    "through an alias or another mailbox: nothing was created."
+                ),
+            }
+        )
+
+    def _record_failure(self, reason):
+        self.write(
+            {
+                "state": "failed",
+                "attempts": self.attempts + 1,
+                "processed_date": fields.Datetime.now(),
+                "reason": str(reason)[:MAX_REASON_LENGTH],
+            }
+        )
+
+    def _record_fetch_failure(self, exc):
+        self.ensure_one()
+        if self._lock_for_import():
+            self._record_failure(self.env._("The mail could not be downloaded: %s", exc))
+
+    # ---------------------------------------------------------------- actions
+    def action_retry(self):
+        retryable = self.filtered(lambda m: m.state in ("failed", "ignored"))
+        retryable.write({"state": "pending", "attempts": 0, "reason": False})
+        for mailbox in retryable.mailbox_id:
+            mailbox._trigger_sync()
+        return True
+
+    def action_open_ticket(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "helpdesk.ticket",
+            "res_id": self.ticket_id.id,
+            "view_mode": "form",
+        }
+
+
+def _ticket_people(ticket):
+    emails = {tools.email_normalize(ticket.partner_email or "")}
+    emails |= {p.email_normalized for p in ticket.partner_id | ticket.message_partner_ids}
+    return emails - {False, None, ""}

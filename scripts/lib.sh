@@ -1,0 +1,137 @@
+# shellcheck shell=bash
+# Shared set-up for scripts/test and scripts/run: finds or installs everything the
+# project needs, and is quick when it is already there.
+#
+# Environment knobs:
+#   ODOO_SRC           an Odoo 18.0 source tree to use (default: the cache folder below)
+#   MSO_CACHE          per-user cache folder (default: ${XDG_CACHE_HOME:-~/.cache}/mail_scanner_oauth2)
+#   MSO_PYTHON         the Python to build the virtual environment with (default: python3)
+#   MSO_NO_ODOO=1      do not look for Odoo at all (tier 1 only)
+set -euo pipefail
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+MSO_CACHE=${MSO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mail_scanner_oauth2}
+MSO_PYTHON=${MSO_PYTHON:-python3}
+ODOO_SRC=${ODOO_SRC:-$MSO_CACHE/odoo-18.0}
+ODOO_GIT_URL=${ODOO_GIT_URL:-https://github.com/odoo/odoo.git}
+mkdir -p "$MSO_CACHE"
+
+say() { printf '\033[1m[mail_scanner]\033[0m %s\n' "$*" >&2; }
+loud() {
+  printf '\n\033[1;33m%s\033[0m\n' "########################################################################" >&2
+  printf '\033[1;33m# %s\033[0m\n' "$@" >&2
+  printf '\033[1;33m%s\033[0m\n\n' "########################################################################" >&2
+}
+
+apt_install() {
+  # Installs Debian packages that are missing; quiet when all are there.
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing Debian packages: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# --- Odoo source -----------------------------------------------------------------------
+odoo_source_present() { [ -f "$ODOO_SRC/odoo/release.py" ] && [ -x "$ODOO_SRC/odoo-bin" ]; }
+
+ensure_odoo_source() {
+  # Odoo is not on PyPI: it comes from ODOO_SRC, or is cloned once into the cache.
+  [ "${MSO_NO_ODOO:-0}" = 1 ] && return 1
+  odoo_source_present && return 0
+  if [ -n "$(ls -A "$ODOO_SRC" 2>/dev/null)" ]; then
+    say "ODOO_SRC=$ODOO_SRC is not an Odoo source tree (no odoo/release.py)"
+    return 1
+  fi
+  say "no Odoo source at $ODOO_SRC: cloning Odoo's public 18.0 branch (once)"
+  mkdir -p "$(dirname "$ODOO_SRC")"
+  if timeout 900 git clone -q --depth 1 --branch 18.0 "$ODOO_GIT_URL" "$ODOO_SRC.tmp" 2>"$MSO_CACHE/odoo-clone.log"; then
+    mv "$ODOO_SRC.tmp" "$ODOO_SRC"
+    return 0
+  fi
+  rm -rf "$ODOO_SRC.tmp"
+  ODOO_UNAVAILABLE_REASON="git clone of $ODOO_GIT_URL failed: $(tail -n 1 "$MSO_CACHE/odoo-clone.log")"
+  return 1
+}
+
+# --- virtual environment ---------------------------------------------------------------
+stamp_of() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+
+ensure_venv() {
+  # $1 = "odoo" or "plain". One venv per flavour, rebuilt only when requirements change.
+  local flavour=$1
+  VENV=$MSO_CACHE/venv-$flavour
+  local reqs=("$REPO_ROOT/requirements-dev.txt" "$REPO_ROOT/scripts/lib.sh")
+  [ "$flavour" = odoo ] && reqs+=("$ODOO_SRC/requirements.txt")
+  local stamp; stamp=$(stamp_of "${reqs[@]}")
+  if [ -f "$VENV/.stamp" ] && [ "$(cat "$VENV/.stamp")" = "$stamp" ] && [ -x "$VENV/bin/python" ]; then
+    return 0
+  fi
+  say "building the virtual environment $VENV (first use, a few minutes)"
+  rm -rf "$VENV"
+  "$MSO_PYTHON" -m venv "$VENV"
+  local pip=("$VENV/bin/python" -m pip -q --disable-pip-version-check)
+  "${pip[@]}" install -U "pip>=25.3" "setuptools<81" wheel
+  if [ "$flavour" = odoo ]; then
+    apt_install libldap2-dev libsasl2-dev libpq-dev
+    local bc="$VENV/build-constraints.txt"
+    echo "setuptools<81" >"$bc"   # cbor2's build needs pkg_resources
+    "${pip[@]}" install --build-constraint "$bc" -r "$ODOO_SRC/requirements.txt"
+    "${pip[@]}" install -c "$ODOO_SRC/requirements.txt" websocket-client phonenumbers
+    "${pip[@]}" install --no-deps --no-build-isolation -e "$ODOO_SRC" --config-settings editable_mode=compat
+    "${pip[@]}" install --no-deps "odoo-addon-helpdesk-mgmt==18.0.*"
+    # Odoo pins requests/urllib3/cryptography/werkzeug: our tools must live with those.
+    "${pip[@]}" install -c "$ODOO_SRC/requirements.txt" -r "$REPO_ROOT/requirements-dev.txt"
+    "$VENV/bin/python" -c "import odoo.release; print('Odoo', odoo.release.version, 'importable')" >&2
+  else
+    "${pip[@]}" install -r "$REPO_ROOT/requirements-dev.txt"
+  fi
+  echo "$stamp" >"$VENV/.stamp"
+}
+
+# Picks the flavour: with Odoo when its source can be had, else plain, loudly.
+ODOO_UNAVAILABLE_REASON=""
+setup_environment() {
+  if ensure_odoo_source; then
+    ensure_venv odoo
+    HAVE_ODOO=1
+  else
+    [ -n "$ODOO_UNAVAILABLE_REASON" ] || ODOO_UNAVAILABLE_REASON="no Odoo 18.0 source at ODOO_SRC=$ODOO_SRC"
+    [ "${MSO_NO_ODOO:-0}" = 1 ] && ODOO_UNAVAILABLE_REASON="MSO_NO_ODOO=1"
+    loud "ODOO 18 IS NOT AVAILABLE: the Odoo tier (models, cron, tickets) will NOT run." \
+         "Reason: $ODOO_UNAVAILABLE_REASON" \
+         "Point ODOO_SRC at an Odoo 18.0 source tree (see README) to run it."
+    ensure_venv plain
+    HAVE_ODOO=0
+  fi
+  PY=$VENV/bin/python
+  export PATH="$VENV/bin:$PATH"
+}
+
+# --- PostgreSQL --------------------------------------------------------------------------
+ensure_postgres() {
+  command -v pg_ctlcluster >/dev/null 2>&1 || apt_install postgresql
+  local ver; ver=$(ls /usr/lib/postgresql | sort -n | tail -n 1)
+  if ! pg_lsclusters -h 2>/dev/null | awk '{print $4}' | grep -q online; then
+    say "starting PostgreSQL $ver"
+    pg_lsclusters -h | grep -q "^$ver main" || pg_createcluster "$ver" main >/dev/null
+    pg_ctlcluster "$ver" main start
+  fi
+  local me; me=$(id -un)
+  if ! su postgres -c "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname='$me'\"" | grep -q 1; then
+    say "creating PostgreSQL role $me"
+    su postgres -c "createuser -s '$me'"
+  fi
+}
+
+odoo_addons_path() {
+  local site; site=$("$PY" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+  echo "$ODOO_SRC/addons,$site/odoo/addons,$REPO_ROOT"
+}
+
+free_port() { "$PY" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
