@@ -36,7 +36,7 @@ mail_scanner_graph = _load_graph_client()
 
 @pytest.fixture(scope="session")
 def emulator():
-    from graph_emulator import Emulator
+    from graph_emulator import Emulator  # noqa: PLC0415 (written concurrently)
 
     with Emulator() as emu:
         yield emu
@@ -101,7 +101,7 @@ def make_client(emulator, tenant, app, **overrides):
     }
     options.update(overrides)
     return mail_scanner_graph.GraphMailClient(
-        tenant.tenant_id, app.client_id, **options
+        tenant.id, app.client_id, **options
     )
 
 

@@ -11,6 +11,8 @@ import uuid
 import mail_scanner_graph
 import pytest
 from conftest import make_client
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from graph_emulator.samples import make_eml
 from mail_scanner_graph import errors
 
@@ -71,9 +73,6 @@ def test_token_with_certificate(emulator, tenant, mailbox, with_thumbprint):
     key_pem, cert_pem = _certificate()
     app = tenant.add_app(secret=None, certificate_pem=cert_pem)
     if with_thumbprint:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes
-
         thumbprint = (
             x509.load_pem_x509_certificate(cert_pem.encode())
             .fingerprint(hashes.SHA1())
@@ -100,7 +99,7 @@ def _expired_secret(emulator, tenant, app):
 
 def _unknown_app(emulator, tenant, app):
     return mail_scanner_graph.GraphMailClient(
-        tenant.tenant_id,
+        tenant.id,
         str(uuid.uuid4()),
         client_secret=app.secret,
         authority_host=emulator.url,
@@ -234,7 +233,8 @@ def test_foreign_links_never_get_the_token(client, mailbox):
         )
 
 
-# --- folders ---------------------------------------------------------------------------
+# --- folders
+# ---------------------------------------------------------------------------
 
 
 def test_list_folders_tree_and_create_folder(client, mailbox):
@@ -256,7 +256,8 @@ def test_list_folders_tree_and_create_folder(client, mailbox):
     assert top.id in {root.id for root in client.list_folders(mailbox.address)}
 
 
-# --- delta -------------------------------------------------------------------------------
+# --- delta
+# -------------------------------------------------------------------------------
 
 
 def test_delta_pages_then_link_then_only_new_mail(client, mailbox):
@@ -308,7 +309,8 @@ def test_delta_410_resyncs_from_scratch(emulator, client, mailbox):
     assert again.resynced and again.delta_link
 
 
-# --- $batch operations -------------------------------------------------------------------
+# --- $batch operations
+# -------------------------------------------------------------------
 
 
 def test_fetch_mime_exact_bytes_in_batches(emulator, client, mailbox):
@@ -353,11 +355,13 @@ def test_message_sizes(client, mailbox):
         assert isinstance(sizes[mid], int) and sizes[mid] >= len(eml) * 0.5
 
 
-# --- throttling and faults ---------------------------------------------------------------
+# --- throttling and faults
+# ---------------------------------------------------------------
 
 
 def test_request_budget_429_is_honoured(emulator, tenant, app, mailbox):
-    # Throttled requests count against the budget too: Retry-After must really be honoured.
+    # Throttled requests count against the budget too: Retry-After must really be
+    # honoured.
     client = make_client(emulator, tenant, app, max_retry_after=5, max_attempts=8)
     client.check_access(mailbox.address)
     emulator.request_budget = (3, 1)  # 3 requests per second, then 429 + Retry-After

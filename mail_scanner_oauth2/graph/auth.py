@@ -17,8 +17,8 @@ DEFAULT_SCOPE = "https://graph.microsoft.com/.default"
 
 
 class TokenProvider:
-    """Keeps one msal ConfidentialClientApplication, whose in-memory cache makes repeated
-    acquire() calls free until the token is within 5 minutes of expiry."""
+    """Keeps one msal ConfidentialClientApplication: its in-memory cache makes
+    repeated acquire() calls free until the token is within 5 minutes of expiry."""
 
     def __init__(
         self,
@@ -47,13 +47,14 @@ class TokenProvider:
         return f"<TokenProvider tenant={self.tenant_id} client_id={self.client_id}>"
 
     def acquire(self):
-        """A valid access token (str); raises an AuthenticationError subclass otherwise."""
+        """A valid access token (str), else raises an AuthenticationError subclass."""
         app = self._application()
         try:
             result = app.acquire_token_for_client(scopes=[self.scope])
         except msal.exceptions.MsalServiceError as exc:  # 5xx from the token endpoint
             raise errors.ServiceUnavailable(
-                f"The Microsoft sign-in service is unavailable for tenant {self.tenant_id} "
+                "The Microsoft sign-in service is unavailable for tenant "
+                f"{self.tenant_id} "
                 f"({type(exc).__name__}); the client will try again on the next run.",
                 status=getattr(exc, "status_code", None),
             ) from None
@@ -69,13 +70,14 @@ class TokenProvider:
         )
 
     def invalidate(self):
-        """Forget cached tokens, e.g. when Graph answered 401 (revoked / expired early)."""
+        """Forget cached tokens, e.g. when Graph answered 401 (revoked early)."""
         with self._lock:
             if self._app is not None:
                 self._app.remove_tokens_for_client()
 
     def _application(self):
-        # Built lazily (its constructor already calls the tenant's discovery endpoint) and
+        # Built lazily (its constructor already calls the tenant's discovery endpoint)
+        # and
         # kept, so its token cache lives as long as this provider. A failed build is not
         # kept: the next call tries again.
         with self._lock:
@@ -120,9 +122,9 @@ class TokenProvider:
 
 
 def token_roles(access_token):
-    """The `roles` claim of a JWT access token, read WITHOUT verifying the signature (only
-    Graph can verify it; we just want to warn early about a missing permission).
-    None when the token is not a readable JWT."""
+    """The `roles` claim of a JWT access token, read WITHOUT verifying the signature
+    (only Graph can verify it; we just want to warn early about a missing
+    permission). None when the token is not a readable JWT."""
     try:
         payload = access_token.split(".")[1]
         payload += "=" * (-len(payload) % 4)

@@ -203,7 +203,8 @@ class DeltaRound:
                     prefer=f"odata.maxpagesize={int(self.page_size)}",
                 )
             except errors.SyncStateNotFound:
-                # Expired or reset delta state: start over with the same cut-off. Messages
+                # Expired or reset delta state: start over with the same cut-off.
+                # Messages
                 # already seen come again; the consumer deduplicates by id.
                 resyncs += 1
                 if resyncs > MAX_RESYNCS_PER_ROUND:
@@ -225,7 +226,8 @@ class DeltaRound:
                 return
             else:
                 raise errors.GraphError(
-                    f"Microsoft Graph ended a delta page for mailbox {self.mailbox} without a "
+                    f"Microsoft Graph ended a delta page for mailbox {self.mailbox} "
+                    "without a "
                     "next or delta link; the sync will start over on the next run."
                 )
 
@@ -288,20 +290,24 @@ class GraphMailClient:
         return self._tokens.acquire()
 
     def check_access(self, mailbox, folder="inbox"):
-        """Token, Mail.ReadWrite role, mailbox, folder and access policy: one call proves all."""
+        """Proves token, Mail.ReadWrite role, mailbox, folder and access policy."""
         roles = token_roles(self.acquire_token())
         if roles is not None and WRITE_ROLE not in roles:
             granted = ", ".join(sorted(roles)) or "none"
             raise errors.MissingWritePermission(
-                f"Application {self.client_id} lacks the application permission {WRITE_ROLE} "
-                f"(granted: {granted}). Add Microsoft Graph > Application permissions > "
-                f"{WRITE_ROLE} and click 'Grant admin consent'; Mail.Read alone cannot mark or "
+                f"Application {self.client_id} lacks the application permission "
+                f"{WRITE_ROLE} "
+                f"(granted: {granted}). Add Microsoft Graph > Application permissions "
+                "> "
+                f"{WRITE_ROLE} and click 'Grant admin consent'; Mail.Read alone "
+                "cannot mark or "
                 "move mail.",
                 code="MissingWritePermission",
             )
         return self.get_folder(mailbox, folder)
 
-    # --- folders -----------------------------------------------------------------------
+    # --- folders
+    # -----------------------------------------------------------------------
 
     def get_folder(self, mailbox, folder):
         item = self.get_json(
@@ -325,8 +331,8 @@ class GraphMailClient:
         return roots
 
     def create_folder(self, mailbox, name, parent_id=None):
-        """Create a folder (under parent_id, or at the top); return the existing one of the
-        same name (case-insensitive) if there is one."""
+        """Create a folder (under parent_id, or at the top); return the existing one
+        of the same name (case-insensitive) if there is one."""
         url = self._folders_url(mailbox, parent_id)
         try:
             item = self.request_json(
@@ -367,7 +373,8 @@ class GraphMailClient:
                 return folder
         return None
 
-    # --- messages ----------------------------------------------------------------------
+    # --- messages
+    # ----------------------------------------------------------------------
 
     def delta(self, mailbox, folder_id, delta_link=None, since=None, page_size=100):
         if delta_link:
@@ -382,8 +389,8 @@ class GraphMailClient:
         )
 
     def fetch_mime(self, mailbox, ids):
-        """Yield (id, bytes | GraphError) batch after batch, so the caller can work while the
-        next batch downloads. A failure of one message never stops the others."""
+        """Yield (id, bytes | GraphError) batch after batch, so the caller can work
+        while the next batch downloads. One failing message never stops the others."""
         for chunk in _chunks(list(ids), self.batch_size):
             entries = {
                 mid: {
@@ -408,7 +415,8 @@ class GraphMailClient:
 
     def move(self, mailbox, ids, destination_id):
         # Retried entries of a move that already happened answer 404 ErrorItemNotFound:
-        # reported as ItemNotFound and left to the caller (with ImmutableId it can look the
+        # reported as ItemNotFound and left to the caller (with ImmutableId it can look
+        # the
         # message up in the destination).
         return self._batch_command(
             mailbox,
@@ -431,7 +439,8 @@ class GraphMailClient:
             entries = {
                 mid: {
                     "method": "GET",
-                    "url": f"{self._message_path(mailbox, mid)}?$select=id&$expand={expand}",
+                    "url": f"{self._message_path(mailbox, mid)}"
+                    f"?$select=id&$expand={expand}",
                 }
                 for mid in chunk
             }
@@ -485,13 +494,14 @@ class GraphMailClient:
             retry_after=_retry_after_seconds(headers),
         )
 
-    # --- $batch ------------------------------------------------------------------------
+    # --- $batch
+    # ------------------------------------------------------------------------
 
     def _batch(self, entries, mailbox):
         """Run {key: {"method", "url", "body"?}} through /$batch (at most 20 at a time).
         Entries answering 429 / 5xx are sent again in a later batch after the largest
-        Retry-After (bounded attempts and time); an entry answering 401 gets one retry with
-        a fresh token. Returns {key: (status, headers, body)}."""
+        Retry-After (bounded attempts and time); an entry answering 401 gets one retry
+        with a fresh token. Returns {key: (status, headers, body)}."""
         results = {}
         pending = dict(entries)
         attempt = 0
@@ -572,7 +582,8 @@ class GraphMailClient:
             answers.setdefault(key, (503, {}, None))
         return answers
 
-    # --- plain requests ----------------------------------------------------------------
+    # --- plain requests
+    # ----------------------------------------------------------------
 
     def url(self, path):
         return f"{self.graph_url}{path}"
@@ -591,8 +602,9 @@ class GraphMailClient:
         return _json_or_none(response) or {}
 
     def request(self, method, url, json=None, mailbox=None, folder=None, prefer=None):
-        """One Graph call (urllib3 retries 429 / 5xx / network errors underneath). A 401 is
-        retried once with a fresh token; other errors raise the mapped GraphError."""
+        """One Graph call (urllib3 retries 429 / 5xx / network errors underneath).
+        A 401 is retried once with a fresh token; other errors raise the mapped
+        GraphError."""
         self._check_same_origin(url)
         response = self._send(method, url, json, prefer)
         if response.status_code == 401:
@@ -627,7 +639,8 @@ class GraphMailClient:
         if response.status_code == 410:
             # A reset is 410 with Location holding an empty $deltatoken: same remedy.
             return errors.SyncStateNotFound(
-                f"The saved synchronisation state of mailbox {mailbox} is no longer valid.",
+                f"The saved synchronisation state of mailbox {mailbox} is no longer "
+                "valid.",
                 code=(errors._graph_error_parts(body)[0] or "SyncStateNotFound"),
                 status=410,
             )
@@ -646,10 +659,12 @@ class GraphMailClient:
         return (parts.scheme, parts.netloc.lower())
 
     def _check_same_origin(self, url):
-        # nextLink / deltaLink are opaque, but the bearer token must only ever go to Graph.
+        # nextLink / deltaLink are opaque, but the bearer token must only ever go to
+        # Graph.
         if self._origin(url) != self._graph_origin:
             raise errors.GraphError(
-                f"Refusing to send the access token to {urlsplit(url).netloc}: links must point "
+                f"Refusing to send the access token to {urlsplit(url).netloc}: links "
+                "must point "
                 f"to {self._graph_origin[1]}.",
                 code="ForeignLink",
             )

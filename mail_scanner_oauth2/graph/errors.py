@@ -10,7 +10,7 @@ APP_REGISTRATION_HINT = "Azure portal > Microsoft Entra ID > App registrations"
 
 
 class GraphError(Exception):
-    """Base class. ``transient`` tells the caller whether trying again later may help."""
+    """Base class. ``transient``: trying again later may help."""
 
     transient = False
 
@@ -25,10 +25,12 @@ class GraphError(Exception):
         return self.message
 
     def __repr__(self):
-        return f"{type(self).__name__}({self.message!r}, code={self.code!r}, status={self.status!r})"
+        name = type(self).__name__
+        return f"{name}({self.message!r}, code={self.code!r}, status={self.status!r})"
 
 
-# --- identity platform (token endpoint) ------------------------------------------------
+# --- identity platform (token endpoint)
+# ------------------------------------------------
 
 
 class AuthenticationError(GraphError):
@@ -116,7 +118,8 @@ class GraphConnectionError(GraphError):
     transient = True
 
 
-# --- token errors ----------------------------------------------------------------------
+# --- token errors
+# ----------------------------------------------------------------------
 
 
 def _first_line(text):
@@ -141,7 +144,8 @@ def from_token_error(result, tenant_id=None, client_id=None):
     )
     label = f"AADSTS{code}" if code else (result.get("error") or "token error")
     return AuthenticationError(
-        f"Microsoft refused to issue a token for {app} in {tenant} ({label}): {description}",
+        f"Microsoft refused to issue a token for {app} in {tenant} ({label}): "
+        f"{description}",
         code=label,
         status=status,
     )
@@ -150,23 +154,29 @@ def from_token_error(result, tenant_id=None, client_id=None):
 _TOKEN_ERRORS = {
     7000215: lambda app, tenant: (
         InvalidClientSecret,
-        f"The client secret of {app} is wrong. In {APP_REGISTRATION_HINT} > Certificates & secrets, "
-        "copy the secret's VALUE (shown only once, right after creation), not its Secret ID.",
+        f"The client secret of {app} is wrong. In {APP_REGISTRATION_HINT} > "
+        "Certificates & secrets, "
+        "copy the secret's VALUE (shown only once, right after creation), not its "
+        "Secret ID.",
     ),
     7000222: lambda app, tenant: (
         ExpiredClientSecret,
-        f"The client secret of {app} has expired. Create a new secret in {APP_REGISTRATION_HINT} > "
+        f"The client secret of {app} has expired. Create a new secret in "
+        f"{APP_REGISTRATION_HINT} > "
         "Certificates & secrets and paste its value here.",
     ),
     700016: lambda app, tenant: (
         ApplicationNotFound,
-        f"{app.capitalize()} was not found in {tenant}. Check the Application (client) ID and the "
-        "Directory (tenant) ID on the app registration's overview page, and that an administrator "
+        f"{app.capitalize()} was not found in {tenant}. Check the Application "
+        "(client) ID and the "
+        "Directory (tenant) ID on the app registration's overview page, and that an "
+        "administrator "
         "of this tenant has consented to it.",
     ),
     90002: lambda app, tenant: (
         TenantNotFound,
-        f"{tenant.capitalize()} does not exist. Copy the Directory (tenant) ID from the app "
+        f"{tenant.capitalize()} does not exist. Copy the Directory (tenant) ID from "
+        "the app "
         "registration's overview page.",
     ),
     7000218: lambda app, tenant: (
@@ -175,12 +185,14 @@ _TOKEN_ERRORS = {
     ),
     70011: lambda app, tenant: (
         InvalidScope,
-        "The requested scope is invalid: app-only access to Microsoft Graph must request "
+        "The requested scope is invalid: app-only access to Microsoft Graph must "
+        "request "
         "https://graph.microsoft.com/.default.",
     ),
     65001: lambda app, tenant: (
         ConsentRequired,
-        f"An administrator of {tenant} has not consented to {app}. In {APP_REGISTRATION_HINT} > "
+        f"An administrator of {tenant} has not consented to {app}. In "
+        f"{APP_REGISTRATION_HINT} > "
         "API permissions, click 'Grant admin consent'.",
     ),
 }
@@ -189,13 +201,15 @@ _TOKEN_ERRORS = {
 def tenant_not_found(tenant_id):
     """MSAL could not read the tenant's OpenID configuration (unknown tenant)."""
     return TenantNotFound(
-        f"Tenant {tenant_id} does not exist or its sign-in configuration cannot be read. Copy the "
+        f"Tenant {tenant_id} does not exist or its sign-in configuration cannot be "
+        "read. Copy the "
         "Directory (tenant) ID from the app registration's overview page.",
         code="AADSTS90002",
     )
 
 
-# --- Graph errors ----------------------------------------------------------------------
+# --- Graph errors
+# ----------------------------------------------------------------------
 
 MAILBOX_MISSING_CODES = {
     "ErrorInvalidUser",
@@ -229,40 +243,46 @@ def from_graph_response(
             "Microsoft Graph rejected a freshly issued access token"
             + detail
             + ". Check that the "
-            "app registration is in the mailbox's tenant and that its permissions are application "
+            "app registration is in the mailbox's tenant and that its permissions are "
+            "application "
             "permissions with admin consent.",
             **kwargs,
         )
     if status == 403:
         return AccessDenied(
-            f"The app may not open {where}: grant the application permission Mail.ReadWrite with "
-            "admin consent, and if an application access policy (or RBAC for Applications) "
+            f"The app may not open {where}: grant the application permission "
+            "Mail.ReadWrite with "
+            "admin consent, and if an application access policy (or RBAC for "
+            "Applications) "
             "restricts the app, include this mailbox" + detail + ".",
             **kwargs,
         )
     if status == 404 and code == "ErrorFolderNotFound":
         name = f"Folder {folder}" if folder else "The folder"
         return FolderNotFound(
-            f"{name} does not exist in {where}: it may have been deleted or renamed; choose the "
+            f"{name} does not exist in {where}: it may have been deleted or renamed; "
+            "choose the "
             "folder again.",
             **kwargs,
         )
     if status == 404 and code == "ErrorItemNotFound":
         return ItemNotFound(
-            f"The message no longer exists in {where} (moved or deleted by someone else).",
+            f"The message no longer exists in {where} (moved or deleted by someone "
+            "else).",
             **kwargs,
         )
     if status == 404 and (code in MAILBOX_MISSING_CODES or code is None):
         return MailboxNotFound(
             f"{where.capitalize()} does not exist or has no Exchange Online mailbox"
             + detail
-            + ". Check the address, and that the user or shared mailbox is licensed for Exchange "
-            "Online.",
+            + ". Check the address, and that the user or shared mailbox has an "
+            "Exchange Online licence.",
             **kwargs,
         )
     if status == 410:
         return SyncStateNotFound(
-            f"The saved synchronisation state of {where} expired; a full resynchronisation is "
+            f"The saved synchronisation state of {where} expired; a full "
+            "resynchronisation is "
             "needed.",
             **kwargs,
         )

@@ -49,7 +49,8 @@ class RetryPolicy:
 
 
 class BoundedRetry(Retry):
-    """urllib3 Retry with a time budget, capped Retry-After, jittered back-off and counting."""
+    """urllib3 Retry with a time budget, capped Retry-After, jittered back-off and
+    request counting."""
 
     def __init__(self, *args, policy=None, started_at=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -64,8 +65,10 @@ class BoundedRetry(Retry):
             read=None,
             status=None,
             redirect=0,
-            # Every request we send is safe to repeat: reads, $batch of reads, PATCH isRead,
-            # and moves whose "already moved" answer is handled per message by the client.
+            # Every request we send is safe to repeat: reads, $batch of reads, PATCH
+            # isRead,
+            # and moves whose "already moved" answer is handled per message by the
+            # client.
             allowed_methods=None,
             status_forcelist=RETRY_STATUSES,
             backoff_factor=policy.backoff_factor,
@@ -142,7 +145,7 @@ class CountingAdapter(HTTPAdapter):
 
 
 def build_session(policy, verify=True):
-    """A Session that ignores the environment (proxies, REQUESTS_CA_BUNDLE) and retries."""
+    """A retrying Session that ignores the environment (proxies, REQUESTS_CA_BUNDLE)."""
     session = requests.Session()
     session.trust_env = False
     session.verify = verify

@@ -3,6 +3,8 @@
 import logging
 from datetime import timezone
 
+from psycopg2 import errors as pg_errors
+
 from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 
@@ -21,6 +23,12 @@ TRANSIENT_ERRORS = (
 # Account fields whose change means the access must be proven again.
 ACCOUNT_FIELDS = {"account_kind", "app_id", "address", "folder_id"}
 MAX_AUTO_ATTEMPTS = 5
+# What PostgreSQL answers when another run is at work on the same rows.
+CONCURRENCY_ERRORS = (
+    pg_errors.SerializationFailure,
+    pg_errors.UniqueViolation,
+    pg_errors.LockNotAvailable,
+)
 
 
 class MailScannerMailbox(models.Model):
@@ -306,7 +314,12 @@ class MailScannerMailbox(models.Model):
         """
         done = remaining = 0
         for mailbox in self.sudo().search([("state", "in", ("running", "error"))]):
-            mailbox_done, mailbox_remaining = mailbox._sync_once()
+            try:
+                mailbox_done, mailbox_remaining = mailbox._sync_once()
+            except Exception:  # pylint: disable=broad-except
+                _logger.exception("Mail Scanner: mailbox %s failed", mailbox.address)
+                mailbox._scanner_rollback()
+                continue
             done += mailbox_done
             remaining += mailbox_remaining
         self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
@@ -331,6 +344,11 @@ class MailScannerMailbox(models.Model):
         except UserError as exc:  # incomplete credentials
             done = 0
             mailbox._record_failure(exc)
+        except CONCURRENCY_ERRORS:
+            # Another run holds the same mail: it finishes it, this one stops.
+            _logger.info("Mail Scanner: mailbox %s busy in another run", self.address)
+            done = 0
+            mailbox._scanner_rollback()
         except Exception as exc:  # pylint: disable=broad-except
             # A bug must not stop the other mailboxes: keep it visible instead.
             _logger.exception("Mail Scanner: mailbox %s failed", self.address)

@@ -147,6 +147,7 @@ class MailScannerMessage(models.Model):
         mailbox = self.mailbox_id
         self._ensure_partners(headers)
         thread_id = self._fallback_thread_id(headers)
+        last_ticket_before = self._last_ticket_id()
         thread = (
             self.env["mail.thread"]
             .with_company(mailbox.company_id)
@@ -171,7 +172,7 @@ class MailScannerMessage(models.Model):
                 ),
             }
         ticket = self._ticket_of(posted)
-        is_new = bool(ticket) and ticket.create_date == self.env.cr.now()
+        is_new = ticket.id > last_ticket_before
         if is_new:
             self._subscribe_recipients(ticket, headers)
         return {
@@ -182,6 +183,11 @@ class MailScannerMessage(models.Model):
             "ticket_id": ticket.id,
             "outcome": "ticket" if is_new else "reply",
         }
+
+    def _last_ticket_id(self):
+        # Tells a ticket created by this mail from one it replied to.
+        self.env.cr.execute("SELECT COALESCE(MAX(id), 0) FROM helpdesk_ticket")
+        return self.env.cr.fetchone()[0]
 
     def _with_message_id(self, mime):
         """Gives a mail without Message-ID a stable one derived from Graph's id.

@@ -22,7 +22,7 @@ class Faults:
         self._kinds = ()
         self._rng = _random.Random()
         self._script = []
-        self._path_contains = None
+        self.path_contains = None
 
     def random(self, rate, kinds=("429", "503", "slow", "drop"), seed=None, path_contains=None):
         """Each matching request fails with probability rate, kind drawn from kinds."""
@@ -30,7 +30,7 @@ class Faults:
         with self._lock:
             self._mode, self._rate, self._kinds = "random", float(rate), tuple(kinds)
             self._rng = _random.Random(seed)
-            self._path_contains = path_contains
+            self.path_contains = path_contains
 
     def script(self, kinds, path_contains=None):
         """The next matching requests get these faults in order (None = no fault).
@@ -40,7 +40,7 @@ class Faults:
         self._check([k for k in kinds if k is not None])
         with self._lock:
             self._mode, self._script = "script", list(kinds)
-            self._path_contains = path_contains
+            self.path_contains = path_contains
 
     def clear(self):
         with self._lock:
@@ -60,9 +60,9 @@ class Faults:
 
     def matches(self, targets, is_token):
         """Token/discovery requests only fault when path_contains selects them."""
-        if self._path_contains is None:
+        if self.path_contains is None:
             return not is_token
-        return any(self._path_contains in t for t in targets)
+        return any(self.path_contains in t for t in targets)
 
     def draw(self, targets, extra=(), is_token=False):
         """Return the fault kind for a request (or None).

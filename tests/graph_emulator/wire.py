@@ -41,6 +41,8 @@ class Resp:
     body: bytes = b""
     data: Any = None  # the JSON value when the body is JSON (kept for $batch)
     fault: Optional[str] = None  # the injected fault that produced/affected it
+    mailbox: Optional[str] = None  # for the request log
+    client_id: Optional[str] = None
 
 
 def json_resp(status, data, headers=None, content_type="application/json; charset=utf-8"):

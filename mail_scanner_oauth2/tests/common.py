@@ -1,0 +1,121 @@
+# Copyright 2026 mail_scanner_oauth2 developers
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Shared set-up of the Odoo tier: a real Graph emulator over TLS on 127.0.0.1.
+
+The emulator lives in the repository's top-level ``tests/`` folder, which the
+project's test command puts on PYTHONPATH.
+"""
+
+import atexit
+import threading
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from graph_emulator import Emulator
+from graph_emulator.samples import make_eml
+
+from odoo.tests import TransactionCase
+
+from ..models.mail_scanner_azure_app import (
+    PARAM_AUTHORITY_HOST,
+    PARAM_CA_BUNDLE,
+    PARAM_GRAPH_URL,
+)
+
+_EMULATOR = None
+_EMULATOR_LOCK = threading.Lock()
+
+
+def shared_emulator():
+    """One emulator per test process; each test gets its own tenant."""
+    global _EMULATOR
+    with _EMULATOR_LOCK:
+        if _EMULATOR is None:
+            _EMULATOR = Emulator()
+            _EMULATOR.start()
+            atexit.register(_EMULATOR.stop)
+    return _EMULATOR
+
+
+def point_at_emulator(env, emu):
+    params = env["ir.config_parameter"].sudo()
+    params.set_param(PARAM_AUTHORITY_HOST, emu.url)
+    params.set_param(PARAM_GRAPH_URL, emu.graph_url)
+    params.set_param(PARAM_CA_BUNDLE, emu.ca_path)
+
+
+class MailScannerCase(TransactionCase):
+    """A tenant, an app, a mailbox in the emulator, and the Odoo side of them."""
+
+    mailbox_address = "support@contoso.example"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.emu = shared_emulator()
+        point_at_emulator(cls.env, cls.emu)
+        cls.team = cls.env["helpdesk.ticket.team"].create({"name": "Scanner Support"})
+
+    def setUp(self):
+        super().setUp()
+        self.emu.faults.clear()
+        self.tenant = self.emu.add_tenant()
+        self.graph_app = self.tenant.add_app(secret=f"value~{uuid.uuid4().hex}")
+        self.graph_mailbox = self.tenant.add_mailbox(self.mailbox_address)
+        self.addCleanup(self.emu.faults.clear)
+        Mailbox = type(self.env["mail.scanner.mailbox"])
+        # The test transaction must stay open: commits become flushes, the
+        # per-message savepoints still roll back what fails.
+        self.patch(Mailbox, "_scanner_commit", lambda self: self.env.flush_all())
+        self.patch(Mailbox, "_scanner_rollback", lambda self: None)
+
+    # ---------------------------------------------------------------- helpers
+    def create_app(self, **vals):
+        values = {
+            "name": "Contoso",
+            "tenant_id": self.tenant.id,
+            "client_id": self.graph_app.client_id,
+            "client_secret": self.graph_app.secret,
+        }
+        values.update(vals)
+        return self.env["mail.scanner.azure.app"].create(values)
+
+    def create_mailbox(self, **vals):
+        values = {
+            "account_kind": "microsoft",
+            "app_id": self.create_app().id,
+            "address": self.mailbox_address,
+            "team_id": self.team.id,
+            # Mail delivered by the tests is "now": start a minute earlier.
+            "cutoff_date": datetime.now() - timedelta(minutes=1),
+        }
+        values.update(vals)
+        return self.env["mail.scanner.mailbox"].create(values)
+
+    def deliver(self, subject="Printer on fire", sender="Ana Souza <ana@customer.example>",
+                body="Hello, the printer is on fire.", folder="inbox", received=None,
+                **kwargs):
+        kwargs.setdefault("to", self.mailbox_address)
+        eml = make_eml(subject, sender, body=body, **kwargs)
+        return self.graph_mailbox.deliver(
+            eml, folder=folder, received=received or datetime.now(timezone.utc)
+        )
+
+    def deliver_raw(self, raw, folder="inbox"):
+        return self.graph_mailbox.deliver(raw, folder=folder)
+
+    def ledger(self, mailbox):
+        return self.env["mail.scanner.message"].search([("mailbox_id", "=", mailbox.id)])
+
+    def row_of(self, mailbox, graph_message):
+        return self.env["mail.scanner.message"].search(
+            [("mailbox_id", "=", mailbox.id), ("graph_id", "=", graph_message.immutable_id)]
+        )
+
+    def sync(self, mailbox):
+        return mailbox._sync_once()
+
+    def tickets_of(self, *graph_messages):
+        return self.env["helpdesk.ticket"].search(
+            [("message_ids.message_id", "in", [m.internet_message_id for m in graph_messages])]
+        )

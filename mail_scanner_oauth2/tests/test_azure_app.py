@@ -1,0 +1,96 @@
+# Copyright 2026 mail_scanner_oauth2 developers
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+import uuid
+
+from odoo.exceptions import UserError, ValidationError
+from odoo.tests import tagged
+
+from .common import MailScannerCase
+
+SUCCESS = "Microsoft external API configured successfully"
+
+
+@tagged("post_install", "-at_install")
+class TestAzureApp(MailScannerCase):
+    def _check_message(self, app):
+        """The message an admin sees after 'Test connection'."""
+        try:
+            action = app.action_test_connection()
+        except UserError as exc:
+            return str(exc.args[0])
+        return action["params"]["message"]
+
+    def test_connection_success(self):
+        app = self.create_app()
+        self.assertEqual(self._check_message(app), SUCCESS)
+        self.assertTrue(app.last_check_ok)
+
+    def test_connection_success_with_mailbox_checks_mailbox(self):
+        mailbox = self.create_mailbox()
+        self.assertEqual(self._check_message(mailbox.app_id), SUCCESS)
+        self.graph_app.allowed_mailboxes = ["someone-else@contoso.example"]
+        message = self._check_message(mailbox.app_id)
+        self.assertNotEqual(message, SUCCESS)
+        self.assertIn(self.mailbox_address, message)
+        self.assertFalse(mailbox.app_id.last_check_ok)
+
+    def test_each_identity_error_has_its_own_actionable_message(self):
+        wrong_secret = self.create_app(client_secret="not-the-right-value~1234")
+        self.graph_app.secret_expired = False
+        expired_tenant = self.emu.add_tenant()
+        expired = expired_tenant.add_app(secret="expired~value", secret_expired=True)
+        expired_app = self.create_app(
+            tenant_id=expired_tenant.id, client_id=expired.client_id,
+            client_secret="expired~value",
+        )
+        unknown_app = self.create_app(client_id=str(uuid.uuid4()))
+        unknown_tenant = self.create_app(tenant_id=str(uuid.uuid4()))
+        messages = {
+            "wrong secret": self._check_message(wrong_secret),
+            "expired": self._check_message(expired_app),
+            "unknown app": self._check_message(unknown_app),
+            "unknown tenant": self._check_message(unknown_tenant),
+        }
+        for case, message in messages.items():
+            self.assertNotEqual(message, SUCCESS, case)
+            self.assertNotIn("not-the-right-value", message, case)
+            self.assertNotIn("expired~value", message, case)
+            self.assertNotIn(self.graph_app.secret, message, case)
+        self.assertEqual(len(set(messages.values())), 4, messages)
+        self.assertIn("Value", messages["wrong secret"])
+        self.assertIn("expired", messages["expired"].lower())
+        self.assertIn("tenant", messages["unknown tenant"].lower())
+        self.assertIn(unknown_app.client_id, messages["unknown app"])
+
+    def test_missing_write_permission(self):
+        self.graph_app.roles = ["Mail.Read"]
+        with self.assertRaisesRegex(UserError, "Mail.ReadWrite"):
+            self.create_mailbox()
+
+    def test_unknown_mailbox(self):
+        with self.assertRaises(UserError) as caught:
+            self.create_mailbox(address="nobody@contoso.example")
+        self.assertIn("nobody@contoso.example", str(caught.exception))
+
+    def test_formats_are_validated(self):
+        with self.assertRaisesRegex(ValidationError, "GUID"):
+            self.create_app(client_id="my-app")
+        with self.assertRaisesRegex(ValidationError, "common"):
+            self.create_app(tenant_id="common")
+        with self.assertRaisesRegex(ValidationError, "Value"):
+            self.create_app(client_secret=str(uuid.uuid4()))
+        app = self.create_app(client_id=f"  {self.graph_app.client_id} ")
+        self.assertEqual(app.client_id, self.graph_app.client_id)
+
+    def test_certificate_credential(self):
+        from graph_emulator.certs import make_certificate
+
+        private_key, certificate = make_certificate()
+        tenant = self.emu.add_tenant()
+        graph_app = tenant.add_app(secret=None, certificate_pem=certificate)
+        app = self.create_app(
+            tenant_id=tenant.id, client_id=graph_app.client_id,
+            credential_kind="certificate", client_secret=False,
+            certificate_private_key=private_key, certificate_public=certificate,
+        )
+        self.assertEqual(self._check_message(app), SUCCESS)

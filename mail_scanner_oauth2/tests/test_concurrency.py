@@ -1,0 +1,110 @@
+# Copyright 2026 mail_scanner_oauth2 developers
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Two cron runs at once on one mailbox, each with its own database connection
+and real commits, as two Odoo worker processes would have."""
+
+import threading
+import uuid
+from datetime import datetime, timedelta
+from unittest.mock import patch
+
+from graph_emulator.samples import make_eml
+
+from odoo import SUPERUSER_ID, api
+from odoo.tests import TransactionCase, tagged
+
+from .common import point_at_emulator, shared_emulator
+
+MAILS = 30
+
+
+@tagged("post_install", "-at_install")
+class TestConcurrentRuns(TransactionCase):
+    def setUp(self):
+        super().setUp()
+        self.emu = shared_emulator()
+        self.tenant = self.emu.add_tenant()
+        self.graph_app = self.tenant.add_app(secret=f"value~{uuid.uuid4().hex}")
+        self.graph_mailbox = self.tenant.add_mailbox("concurrent@contoso.example")
+        self.company_id = None
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            point_at_emulator(env, self.emu)
+            company = env["res.company"].create({"name": f"Concurrent {uuid.uuid4().hex[:6]}"})
+            app = env["mail.scanner.azure.app"].create({
+                "tenant_id": self.tenant.id, "client_id": self.graph_app.client_id,
+                "client_secret": self.graph_app.secret, "company_id": company.id,
+            })
+            mailbox = env["mail.scanner.mailbox"].create({
+                "account_kind": "microsoft", "app_id": app.id, "company_id": company.id,
+                "address": self.graph_mailbox.address,
+                "cutoff_date": datetime.now() - timedelta(minutes=1),
+            })
+            self.company_id, self.mailbox_id = company.id, mailbox.id
+        self.addCleanup(self._drop_committed_data)
+        for n in range(MAILS):
+            self.graph_mailbox.deliver(make_eml(
+                f"Concurrent {n}", f"Client {n} <client{n}@customer.example>",
+                self.graph_mailbox.address, f"Mail number {n}",
+            ))
+
+    def _drop_committed_data(self):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            mailbox = env["mail.scanner.mailbox"].browse(self.mailbox_id)
+            tickets = env["mail.scanner.message"].search(
+                [("mailbox_id", "=", mailbox.id)]).ticket_id
+            tickets.unlink()
+            app = mailbox.app_id
+            mailbox.unlink()
+            app.unlink()
+
+    def _run_in_own_transaction(self, errors, barrier):
+        try:
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                mailbox = env["mail.scanner.mailbox"].browse(self.mailbox_id)
+                barrier.wait(timeout=30)
+                for _run in range(5):
+                    mailbox._sync_once()
+                    cr.commit()
+        except Exception as exc:  # pylint: disable=broad-except
+            errors.append(exc)
+
+    def _two_runs_at_once(self):
+        errors, barrier = [], threading.Barrier(2)
+        threads = [
+            threading.Thread(target=self._run_in_own_transaction, args=(errors, barrier))
+            for _n in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+        self.assertFalse(errors, errors)
+
+    def _assert_each_mail_once(self):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            rows = env["mail.scanner.message"].search([("mailbox_id", "=", self.mailbox_id)])
+            self.assertEqual(len(rows), MAILS, "a ledger row per mail, none twice")
+            self.assertEqual(set(rows.mapped("state")), {"done"})
+            tickets = env["helpdesk.ticket"].search([("company_id", "=", self.company_id)])
+            self.assertEqual(len(tickets), MAILS, "one ticket per mail: none lost or doubled")
+            self.assertEqual(
+                sorted(tickets.mapped("name")), sorted(f"Concurrent {n}" for n in range(MAILS))
+            )
+        self.assertTrue(all(m.is_read for m in self.graph_mailbox.messages("inbox")))
+
+    def test_two_runs_at_once(self):
+        self._two_runs_at_once()
+        self._assert_each_mail_once()
+
+    def test_two_runs_at_once_without_the_mailbox_lock(self):
+        # Even if the mailbox lock were lost, the per-message row locks and the
+        # ledger keep every mail exactly once.
+        Mailbox = type(self.env["mail.scanner.mailbox"])
+        with patch.object(Mailbox, "_try_lock", lambda self: True), \
+                patch.object(Mailbox, "_unlock", lambda self: None):
+            self._two_runs_at_once()
+        self._assert_each_mail_once()

@@ -1,0 +1,40 @@
+# Run by scripts/run inside `odoo-bin shell`: points the addon at the local emulator
+# and creates (once) the sandbox's Azure app and mailbox.
+import os
+from datetime import datetime
+
+env_ = os.environ
+params = env["ir.config_parameter"].sudo()  # noqa: F821 (odoo shell global)
+params.set_param("mail_scanner_oauth2.authority_host", env_["MSO_SANDBOX_URL"])
+params.set_param("mail_scanner_oauth2.graph_url", env_["MSO_SANDBOX_URL"] + "/v1.0")
+params.set_param("mail_scanner_oauth2.ca_bundle", env_["MSO_SANDBOX_CA"])
+App = env["mail.scanner.azure.app"]  # noqa: F821
+Mailbox = env["mail.scanner.mailbox"].with_context(active_test=False)  # noqa: F821
+company = env.company  # noqa: F821
+app = App.search([("client_id", "=", env_["MSO_SANDBOX_CLIENT"])], limit=1)
+if not app:
+    app = App.create(
+        {
+            "name": "Sandbox app (Graph emulator)",
+            "tenant_id": env_["MSO_SANDBOX_TENANT"],
+            "client_id": env_["MSO_SANDBOX_CLIENT"],
+            "client_secret": env_["MSO_SANDBOX_SECRET"],
+        }
+    )
+mailbox = Mailbox.search([("company_id", "=", company.id)], limit=1)
+team = env["helpdesk.ticket.team"].search([], limit=1)  # noqa: F821
+if not mailbox:
+    mailbox = Mailbox.create(
+        {
+            "account_kind": "microsoft",
+            "app_id": app.id,
+            "address": env_["MSO_SANDBOX_MAILBOX"],
+            "team_id": team.id,
+            # The samples are dated November 2026: import them all.
+            "cutoff_date": datetime(2026, 1, 1),
+        }
+    )
+else:
+    mailbox.action_check_and_start()
+env.cr.commit()  # noqa: F821
+print(f"mailbox {mailbox.address}: {mailbox.state}")
