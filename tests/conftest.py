@@ -63,6 +63,9 @@ def _reset_emulator(request):
         emu.faults.retry_after,
         emu.faults.slow_seconds,
     ) = limits
+    emu.faults.counts.clear()
+    emu.faults.injected = 0
+    emu.reset_throttling()
     emu.log.clear()
 
 
@@ -100,9 +103,7 @@ def make_client(emulator, tenant, app, **overrides):
         "max_retry_after": 0.2,
     }
     options.update(overrides)
-    return mail_scanner_graph.GraphMailClient(
-        tenant.id, app.client_id, **options
-    )
+    return mail_scanner_graph.GraphMailClient(tenant.id, app.client_id, **options)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import uuid
 
 import mail_scanner_graph
 import pytest
+import trustme
 from conftest import make_client
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -58,10 +59,9 @@ def test_token_with_secret_is_cached(client):
     assert client.request_count == sent  # msal's in-memory cache: no HTTP call
 
 
-def _certificate():
-    trustme = pytest.importorskip("trustme")
-    ca = trustme.CA()
-    cert = ca.issue_cert("mail-scanner.example.com")
+def _certificate(key_type=trustme.KeyType.RSA):
+    ca = trustme.CA(key_type=key_type)
+    cert = ca.issue_cert("mail-scanner.example.com", key_type=key_type)
     return (
         cert.private_key_pem.bytes().decode(),
         cert.cert_chain_pems[0].bytes().decode(),
@@ -86,6 +86,19 @@ def test_token_with_certificate(emulator, tenant, mailbox, with_thumbprint):
     )
     assert client.check_access(mailbox.address).name.lower() == "inbox"
     assert key_pem not in repr(client)
+
+
+def test_unusable_certificate_key_is_reported(emulator, tenant, caplog):
+    key_pem, cert_pem = _certificate(trustme.KeyType.ECDSA)
+    app = tenant.add_app(secret=None, certificate_pem=cert_pem)
+    certificate = {"private_key": key_pem, "public_certificate": cert_pem}
+    client = make_client(
+        emulator, tenant, app, client_secret=None, certificate=certificate
+    )
+    with pytest.raises(errors.AuthenticationError) as info:
+        client.acquire_token()
+    assert "RSA private key" in str(info.value)
+    assert "PRIVATE KEY" not in str(info.value) and "PRIVATE KEY" not in caplog.text
 
 
 def _wrong_secret(emulator, tenant, app):
@@ -296,11 +309,12 @@ def test_delta_since_excludes_older_mail(client, mailbox):
     assert {ref.id for ref in sync_all(rnd)} == set(recent)
 
 
-def test_delta_410_resyncs_from_scratch(emulator, client, mailbox):
+@pytest.mark.parametrize("reset", [False, True], ids=["expired", "reset-location"])
+def test_delta_410_resyncs_from_scratch(emulator, client, mailbox, reset):
     first = deliver(mailbox, 5)
     rnd = client.delta(mailbox.address, "inbox", page_size=2)
     sync_all(rnd)
-    emulator.invalidate_delta_tokens()
+    emulator.invalidate_delta_tokens(reset=reset)
     later = deliver(mailbox, 2, tag="later")
     again = client.delta(
         mailbox.address, "inbox", delta_link=rnd.delta_link, page_size=2
@@ -392,15 +406,21 @@ def test_gives_up_after_bounded_attempts(emulator, tenant, app, mailbox):
         client.get_folder(mailbox.address, "inbox")
 
 
+FAULT_KINDS = ("429", "503", "slow", "drop", "429-entry")
+
+
 def test_initial_sync_of_300_messages_under_random_faults(
     emulator, tenant, app, mailbox
 ):
     sent = deliver(mailbox, 300)
-    # Read timeout well below the emulator's "slow" delay, so "slow" becomes a timeout.
+    # Read timeout below the emulator's "slow" delay, so "slow" becomes a read timeout.
+    emulator.faults.slow_seconds = 1.0
     client = make_client(emulator, tenant, app, timeout=(2, 0.5), max_attempts=10)
-    emulator.faults.random(rate=0.1, kinds=("429", "503", "slow", "drop"), seed=7)
+    # 10% of requests fail; seed 25 draws every kind over this exact request sequence
+    # (15 delta pages + 15 $batch), checked below so a change cannot go unnoticed.
+    emulator.faults.random(rate=0.1, kinds=FAULT_KINDS, seed=25)
 
-    rnd = client.delta(mailbox.address, "inbox", page_size=50)
+    rnd = client.delta(mailbox.address, "inbox", page_size=20)
     ids = [ref.id for ref in sync_all(rnd)]
     unique_ids = list(dict.fromkeys(ids))  # the same change may come twice: dedup by id
     assert set(unique_ids) == set(sent)
@@ -411,13 +431,13 @@ def test_initial_sync_of_300_messages_under_random_faults(
         assert mid not in got  # every message exactly once
         got[mid] = result
     assert got == sent
-    assert any(row.fault for row in emulator.log.snapshot())
+    assert set(emulator.faults.counts) >= set(FAULT_KINDS), emulator.faults.counts
 
     emulator.invalidate_delta_tokens()
     again = client.delta(
         mailbox.address, "inbox", delta_link=rnd.delta_link, page_size=100
     )
-    assert set(ref.id for ref in sync_all(again)) == set(sent)
+    assert {ref.id for ref in sync_all(again)} == set(sent)
     assert again.resynced
 
 
@@ -426,3 +446,58 @@ def test_throttled_batch_entries_are_retried_later(emulator, client, mailbox):
     emulator.faults.script(["429-entry", "429-entry"])
     assert dict(client.fetch_mime(mailbox.address, list(sent))) == sent
     assert emulator.faults.pending == []
+
+
+def test_environment_cannot_redirect_or_break_tls(
+    emulator, tenant, app, mailbox, monkeypatch
+):
+    monkeypatch.setenv("MSAL_FORCE_REGION", "westeurope")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/ca.pem")
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/nonexistent/ca.pem")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
+    client = make_client(emulator, tenant, app)
+    assert client.check_access(mailbox.address).id
+    assert not any("westeurope" in row.path for row in emulator.log.snapshot())
+
+
+@pytest.mark.parametrize("status", [400, 409])
+def test_create_folder_returns_existing_on_either_status(
+    emulator, client, mailbox, status
+):
+    emulator.folder_exists_status = status
+    try:
+        first = client.create_folder(mailbox.address, "Tickets")
+        assert client.create_folder(mailbox.address, "TICKETS").id == first.id
+    finally:
+        emulator.folder_exists_status = 409
+
+
+def test_delta_keeps_going_through_empty_pages_and_duplicates(
+    emulator, client, mailbox
+):
+    sent = deliver(mailbox, 12)
+    emulator.delta_empty_pages, emulator.redeliver_rate = 2, 0.3
+    try:
+        rnd = client.delta(mailbox.address, "inbox", page_size=5)
+        ids = [ref.id for ref in sync_all(rnd)]
+    finally:
+        emulator.delta_empty_pages, emulator.redeliver_rate = 0, 0.0
+    assert set(ids) == set(sent)
+    assert rnd.page_count >= 5 and rnd.delta_link
+
+
+def test_untrusted_certificate_fails_fast_with_tls_hint(emulator, tenant, app):
+    # System CAs do not trust the emulator's test CA.
+    client = make_client(emulator, tenant, app, verify=True, backoff_factor=1)
+    with pytest.raises(errors.GraphConnectionError) as info:
+        client.acquire_token()
+    assert "TLS certificate" in str(info.value)
+    assert client.request_count == 1  # no retry: it cannot help
+
+
+def test_missing_ca_bundle_is_reported(emulator, tenant, app):
+    client = make_client(emulator, tenant, app, verify="/nonexistent/ca.pem")
+    with pytest.raises(errors.GraphConnectionError) as info:
+        client.acquire_token()
+    assert "CA bundle" in str(info.value)

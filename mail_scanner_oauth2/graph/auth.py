@@ -7,7 +7,6 @@ import logging
 import threading
 
 import msal
-import requests
 
 from . import errors
 
@@ -58,8 +57,10 @@ class TokenProvider:
                 f"({type(exc).__name__}); the client will try again on the next run.",
                 status=getattr(exc, "status_code", None),
             ) from None
-        except requests.RequestException as exc:
+        except OSError as exc:  # requests errors, and a missing CA bundle file
             raise errors.connection_error(self.authority.split("/")[2], exc) from None
+        except Exception as exc:
+            raise self._unusable_credential(exc) from None
         if "access_token" in result:
             _logger.debug(
                 "token for %s from %s", self.client_id, result.get("token_source")
@@ -67,6 +68,16 @@ class TokenProvider:
             return result["access_token"]
         raise self._scrub(
             errors.from_token_error(result, self.tenant_id, self.client_id)
+        )
+
+    def _unusable_credential(self, exc):
+        # Only the exception's type: its text may quote the key material.
+        kind = "certificate" if isinstance(self._credential, dict) else "client secret"
+        return errors.AuthenticationError(
+            f"The {kind} of application {self.client_id} cannot be used to sign in "
+            f"({type(exc).__name__}). A certificate needs an RSA private key in PEM "
+            "format and its certificate or SHA-1 thumbprint.",
+            code=type(exc).__name__,
         )
 
     def invalidate(self):
@@ -109,7 +120,7 @@ class TokenProvider:
                     f"{errors._first_line(str(exc))}"
                 )
             ) from None
-        except requests.RequestException as exc:
+        except OSError as exc:  # requests errors, and a missing CA bundle file
             raise errors.connection_error(self.authority.split("/")[2], exc) from None
 
     def _scrub(self, exc):

@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import quote, urlencode, urlsplit
 
-import requests
-
 from . import errors
 from .auth import DEFAULT_SCOPE, TokenProvider, token_roles
 from .http import RetryPolicy, build_session
@@ -33,9 +31,8 @@ DELTA_SELECT = (
     "isRead",
     "hasAttachments",
 )
-MAX_RESYNCS_PER_ROUND = (
-    3  # a delta token that expires again and again is a server problem
-)
+# A delta token that expires again and again within one round is a server problem.
+MAX_RESYNCS_PER_ROUND = 3
 
 
 @dataclass(frozen=True)
@@ -628,7 +625,7 @@ class GraphMailClient:
             response = self.session.request(
                 method, url, json=json, headers=headers, timeout=self.timeout
             )
-        except requests.RequestException as exc:
+        except OSError as exc:  # requests errors, and a missing CA bundle file
             raise errors.connection_error(urlsplit(url).hostname, exc) from None
         _logger.debug("%s %s -> %s", method, urlsplit(url).path, response.status_code)
         return response
@@ -656,7 +653,12 @@ class GraphMailClient:
     @staticmethod
     def _origin(url):
         parts = urlsplit(url)
-        return (parts.scheme, parts.netloc.lower())
+        default_port = {"https": 443, "http": 80}.get(parts.scheme)
+        return (
+            parts.scheme,
+            (parts.hostname or "").lower(),
+            parts.port or default_port,
+        )
 
     def _check_same_origin(self, url):
         # nextLink / deltaLink are opaque, but the bearer token must only ever go to
@@ -664,7 +666,6 @@ class GraphMailClient:
         if self._origin(url) != self._graph_origin:
             raise errors.GraphError(
                 f"Refusing to send the access token to {urlsplit(url).netloc}: links "
-                "must point "
-                f"to {self._graph_origin[1]}.",
+                f"must point to {urlsplit(self.graph_url).netloc}.",
                 code="ForeignLink",
             )

@@ -315,7 +315,10 @@ def from_graph_response(
 def connection_error(host, exc):
     """Exception for a DNS / TLS / connection failure once retries are spent."""
     reason = type(exc).__name__
-    if "SSL" in reason or "SSL" in str(exc)[:300]:
+    text = str(exc)[:500]
+    if "CA certificate bundle" in text:
+        hint = "the configured CA bundle file does not exist"
+    elif "SSL" in reason or "SSL" in text:
         hint = "the TLS certificate could not be verified: check the CA bundle setting"
     else:
         hint = "check the network, DNS and firewall (outbound HTTPS)"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.exceptions import MaxRetryError, ResponseError, SSLError
 from urllib3.util.retry import Retry
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -109,6 +109,9 @@ class BoundedRetry(Retry):
         _pool=None,
         _stacktrace=None,
     ):
+        if _is_certificate_failure(error):
+            # Retrying cannot fix an untrusted certificate: fail at once.
+            raise MaxRetryError(_pool, url, error)
         retry = super().increment(
             method=method,
             url=url,
@@ -132,6 +135,10 @@ class BoundedRetry(Retry):
     def _planned_wait(self, response):
         retry_after = self.get_retry_after(response) if response is not None else None
         return retry_after if retry_after else self.get_backoff_time()
+
+
+def _is_certificate_failure(error):
+    return isinstance(error, SSLError) and "CERTIFICATE_VERIFY_FAILED" in str(error)
 
 
 class CountingAdapter(HTTPAdapter):

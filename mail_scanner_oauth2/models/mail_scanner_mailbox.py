@@ -395,7 +395,7 @@ class MailScannerMailbox(models.Model):
         )
         Ledger = self.env["mail.scanner.message"]
         for page in round_.pages():
-            Ledger._register(self, [ref for ref in page if not ref.removed])
+            Ledger._record_refs(self, [ref for ref in page if not ref.removed])
             self._scanner_commit()
         self.write({"delta_link": round_.delta_link, "last_sync": fields.Datetime.now()})
         self._scanner_commit()

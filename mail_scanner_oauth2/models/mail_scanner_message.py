@@ -72,7 +72,7 @@ class MailScannerMessage(models.Model):
 
     # ---------------------------------------------------------------- ledger
     @api.model
-    def _register(self, mailbox, refs):
+    def _record_refs(self, mailbox, refs):
         """Adds the messages not seen before as pending rows."""
         if not refs:
             return self.browse()

@@ -57,7 +57,7 @@ class TestAzureApp(MailScannerCase):
             self.assertNotIn("expired~value", message, case)
             self.assertNotIn(self.graph_app.secret, message, case)
         self.assertEqual(len(set(messages.values())), 4, messages)
-        self.assertIn("Value", messages["wrong secret"])
+        self.assertIn("value", messages["wrong secret"].lower())
         self.assertIn("expired", messages["expired"].lower())
         self.assertIn("tenant", messages["unknown tenant"].lower())
         self.assertIn(unknown_app.client_id, messages["unknown app"])
@@ -83,9 +83,9 @@ class TestAzureApp(MailScannerCase):
         self.assertEqual(app.client_id, self.graph_app.client_id)
 
     def test_certificate_credential(self):
-        from graph_emulator.certs import make_certificate
+        from graph_emulator.pytest_fixtures import self_signed_certificate
 
-        private_key, certificate = make_certificate()
+        private_key, certificate, _thumbprint = self_signed_certificate()
         tenant = self.emu.add_tenant()
         graph_app = tenant.add_app(secret=None, certificate_pem=certificate)
         app = self.create_app(

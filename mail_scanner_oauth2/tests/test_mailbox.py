@@ -49,7 +49,7 @@ class TestMailbox(MailScannerCase):
     def test_changing_the_app_checks_again(self):
         mailbox = self.create_mailbox()
         bad_app = self.create_app(client_secret="wrong~value~0000")
-        with self.assertRaisesRegex(UserError, "Value"):
+        with self.assertRaisesRegex(UserError, "(?i)value"):
             mailbox.app_id = bad_app
 
     def test_one_mailbox_per_company(self):

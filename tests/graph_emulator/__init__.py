@@ -14,5 +14,16 @@ from .samples import make_eml
 from .server import Emulator
 from .store import App, Folder, FolderExists, Mailbox, Message, Tenant
 
-__all__ = ["App", "Emulator", "Faults", "Folder", "FolderExists", "LoggedRequest", "Mailbox", "Message",
-           "RequestLog", "Tenant", "make_eml"]
+__all__ = [
+    "App",
+    "Emulator",
+    "Faults",
+    "Folder",
+    "FolderExists",
+    "LoggedRequest",
+    "Mailbox",
+    "Message",
+    "RequestLog",
+    "Tenant",
+    "make_eml",
+]

@@ -24,8 +24,10 @@ from .wire import graph_error, graph_json
 _FILTER = re.compile(r"^\s*receivedDateTime\s+(ge|gt)\s+(\S+)\s*$", re.I)
 _ORDERBY = re.compile(r"^\s*receivedDateTime\s+desc\s*$", re.I)
 _ALLOWED_OPTIONS = {"$select", "$top", "$filter", "$orderby", "$expand", "changetype"}
-SYNC_STATE_MESSAGE = ("The sync state generation is not found; the sync state might have expired or been "
-                      "reset. Please restart the sync without a delta token.")
+SYNC_STATE_MESSAGE = (
+    "The sync state generation is not found; the sync state might have expired or been "
+    "reset. Please restart the sync without a delta token."
+)
 
 
 def parse_datetime(text):
@@ -57,7 +59,9 @@ class DeltaEngine:
         try:
             blob = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             mac, raw = blob[:12], blob[12:]
-            if not hmac.compare_digest(mac, hmac.new(self._secret, raw, hashlib.sha256).digest()[:12]):
+            if not hmac.compare_digest(
+                mac, hmac.new(self._secret, raw, hashlib.sha256).digest()[:12]
+            ):
                 return None
             return json.loads(raw)
         except (ValueError, TypeError):
@@ -66,13 +70,24 @@ class DeltaEngine:
     # -- options of the first request --------------------------------------
     @staticmethod
     def _options(query):
-        unsupported = [k for k in query if k.lower() not in _ALLOWED_OPTIONS and k.startswith("$")
-                       and k not in ("$deltatoken", "$skiptoken")]
+        unsupported = [
+            k
+            for k in query
+            if k.lower() not in _ALLOWED_OPTIONS
+            and k.startswith("$")
+            and k not in ("$deltatoken", "$skiptoken")
+        ]
         if unsupported:
-            raise QueryError("ErrorInvalidUrlQuery",
-                             "The following parameters are not supported with change tracking over the "
-                             f"'Messages' resource: '{', '.join(unsupported)}'.")
-        opt = {"sel": render.parse_select(query.get("$select")), "exp": render.parse_expand(query.get("$expand"))}
+            raise QueryError(
+                "ErrorInvalidUrlQuery",
+                "The following parameters are not supported with change tracking "
+                "over the "
+                f"'Messages' resource: '{', '.join(unsupported)}'.",
+            )
+        opt = {
+            "sel": render.parse_select(query.get("$select")),
+            "exp": render.parse_expand(query.get("$expand")),
+        }
         if query.get("$filter"):
             match = _FILTER.match(query["$filter"])
             try:
@@ -80,23 +95,39 @@ class DeltaEngine:
             except ValueError:
                 since = None
             if since is None:
-                raise QueryError("ErrorInvalidUrlQueryFilter",
-                                 "The query filter contains one or more invalid nodes. Delta only supports "
-                                 "'receivedDateTime ge|gt <DateTimeOffset>'.")
+                raise QueryError(
+                    "ErrorInvalidUrlQueryFilter",
+                    "The query filter contains one or more invalid nodes. Delta only "
+                    "supports "
+                    "'receivedDateTime ge|gt <DateTimeOffset>'.",
+                )
             opt["since"] = [match.group(1).lower(), since.isoformat()]
         if query.get("$orderby") and not _ORDERBY.match(query["$orderby"]):
-            raise QueryError("ErrorInvalidUrlQuery",
-                             "The following parameters are not supported with change tracking over the "
-                             "'Messages' resource: '$orderby' (only 'receivedDateTime desc').")
-        change_type = next((v for k, v in query.items() if k.lower() == "changetype"), None)
-        if change_type is not None and change_type not in ("created", "updated", "deleted"):
-            raise QueryError("ErrorInvalidUrlQuery", f"Invalid changeType '{change_type}'.")
+            raise QueryError(
+                "ErrorInvalidUrlQuery",
+                "The following parameters are not supported with change tracking "
+                "over the "
+                "'Messages' resource: '$orderby' (only 'receivedDateTime desc').",
+            )
+        change_type = next(
+            (v for k, v in query.items() if k.lower() == "changetype"), None
+        )
+        if change_type is not None and change_type not in (
+            "created",
+            "updated",
+            "deleted",
+        ):
+            raise QueryError(
+                "ErrorInvalidUrlQuery", f"Invalid changeType '{change_type}'."
+            )
         opt["ct"] = change_type
         if query.get("$top"):
             try:
                 opt["top"] = max(1, int(query["$top"]))
             except ValueError:
-                raise QueryError("BadRequest", f"Invalid $top value '{query['$top']}'.") from None
+                raise QueryError(
+                    "BadRequest", f"Invalid $top value '{query['$top']}'."
+                ) from None
         return opt
 
     # -- the round's items ---------------------------------------------------
@@ -108,8 +139,14 @@ class DeltaEngine:
             last[ev.key] = ev
         if opt.get("ct") in ("updated", "deleted"):
             return []
-        present = [(mailbox.any_message(k), ev) for k, ev in last.items() if ev.kind != "deleted"]
-        present = [(m, ev) for m, ev in present if m is not None and self._in_range(m, opt)]
+        present = [
+            (mailbox.any_message(k), ev)
+            for k, ev in last.items()
+            if ev.kind != "deleted"
+        ]
+        present = [
+            (m, ev) for m, ev in present if m is not None and self._in_range(m, opt)
+        ]
         present.sort(key=lambda pair: (pair[0].received, pair[1].seq), reverse=True)
         if opt.get("since"):
             present = present[: self.emu.delta_filter_max]
@@ -138,7 +175,11 @@ class DeltaEngine:
         for key in keys:
             ev = last[key]
             present = ev.kind != "deleted"
-            kind = "deleted" if not present else ("created" if first_kind.get(key) == "created" else "updated")
+            kind = (
+                "deleted"
+                if not present
+                else ("created" if first_kind.get(key) == "created" else "updated")
+            )
             if opt.get("ct") and opt["ct"] != kind:
                 continue
             msg = mailbox.any_message(key)
@@ -155,7 +196,10 @@ class DeltaEngine:
         seen = []
         for ev in folder.events:
             if pw < ev.seq <= w and ev.key not in already and ev.key not in seen:
-                if random.Random(f"{self.emu.redeliver_seed}:{ev.key}:{w}").random() < rate:
+                if (
+                    random.Random(f"{self.emu.redeliver_seed}:{ev.key}:{w}").random()
+                    < rate
+                ):
                     seen.append(ev.key)
         return seen
 
@@ -172,18 +216,33 @@ class DeltaEngine:
         with self.emu.lock:
             if delta_token or skip_token:
                 state = self._decode(skip_token or delta_token)
-                if (state is None or state.get("g") != self.generation or state.get("m") != mailbox.id
-                        or state.get("f") != folder.id):
+                if (
+                    state is None
+                    or state.get("g") != self.generation
+                    or state.get("m") != mailbox.id
+                    or state.get("f") != folder.id
+                ):
                     return self.gone(req, base_url)
                 if not skip_token:  # a new round from a saved delta link
-                    state = dict(state, s=mailbox.seq, o=0, e=self.emu.delta_empty_pages)
+                    state = dict(
+                        state, s=mailbox.seq, o=0, e=self.emu.delta_empty_pages
+                    )
             else:  # first round (also the restart after a reset: empty $deltatoken)
                 try:
                     opt = self._options(query)
                 except QueryError as err:
                     return graph_error(400, err.code, err.message, req)
-                state = {"g": self.generation, "m": mailbox.id, "f": folder.id, "w": None, "pw": None,
-                         "s": mailbox.seq, "o": 0, "e": self.emu.delta_empty_pages, "opt": opt}
+                state = {
+                    "g": self.generation,
+                    "m": mailbox.id,
+                    "f": folder.id,
+                    "w": None,
+                    "pw": None,
+                    "s": mailbox.seq,
+                    "o": 0,
+                    "e": self.emu.delta_empty_pages,
+                    "opt": opt,
+                }
             return self._page(req, mailbox, folder, state, base_url, immutable, prefer)
 
     def _page_size(self, prefer, opt):
@@ -192,7 +251,9 @@ class DeltaEngine:
         if "odata.maxpagesize" in prefer:
             try:
                 size = int(prefer["odata.maxpagesize"])
-                applied["Preference-Applied"] = f"odata.maxpagesize={min(size, self.emu.max_delta_page_size)}"
+                applied["Preference-Applied"] = (
+                    f"odata.maxpagesize={min(size, self.emu.max_delta_page_size)}"
+                )
             except ValueError:
                 pass
         return max(1, min(size, self.emu.max_delta_page_size)), applied
@@ -200,23 +261,42 @@ class DeltaEngine:
     def _page(self, req, mailbox, folder, state, base_url, immutable, prefer):
         opt = state["opt"]
         size, headers = self._page_size(prefer, opt)
-        body = {"@odata.context": f"{self.emu.graph_url}/$metadata#Collection(message)", "value": []}
-        if state.get("e"):  # the service may hand out empty pages: clients must keep going
-            body["@odata.nextLink"] = f"{base_url}?$skiptoken={self._encode(dict(state, e=state['e'] - 1))}"
+        body = {
+            "@odata.context": f"{self.emu.graph_url}/$metadata#Collection(message)",
+            "value": [],
+        }
+        if state.get(
+            "e"
+        ):  # the service may hand out empty pages: clients must keep going
+            body["@odata.nextLink"] = (
+                f"{base_url}?$skiptoken={self._encode(dict(state, e=state['e'] - 1))}"
+            )
             return graph_json(200, body, headers)
         if state["w"] is None:
             items = self._initial_items(mailbox, folder, state["s"], opt)
         else:
-            items = self._replay_items(mailbox, folder, state["w"], state["s"], state["pw"], opt)
+            items = self._replay_items(
+                mailbox, folder, state["w"], state["s"], state["pw"], opt
+            )
         offset = state["o"]
-        for key, present, rest_id in items[offset: offset + size]:
-            body["value"].append(self._render(mailbox, folder, key, present, rest_id, immutable, opt, prefer))
+        for key, present, rest_id in items[offset : offset + size]:
+            body["value"].append(
+                self._render(
+                    mailbox, folder, key, present, rest_id, immutable, opt, prefer
+                )
+            )
         if offset + size < len(items):
             token = self._encode(dict(state, o=offset + size, e=0))
             body["@odata.nextLink"] = f"{base_url}?$skiptoken={token}"
         else:
-            nxt = {"g": state["g"], "m": state["m"], "f": state["f"], "w": state["s"],
-                   "pw": state["w"] if state["w"] is not None else 0, "opt": opt}
+            nxt = {
+                "g": state["g"],
+                "m": state["m"],
+                "f": state["f"],
+                "w": state["s"],
+                "pw": state["w"] if state["w"] is not None else 0,
+                "opt": opt,
+            }
             body["@odata.deltaLink"] = f"{base_url}?$deltatoken={self._encode(nxt)}"
         return graph_json(200, body, headers)
 
@@ -224,11 +304,18 @@ class DeltaEngine:
     def _render(mailbox, folder, key, present, rest_id, immutable, opt, prefer):
         msg = mailbox.any_message(key)
         if present and msg is not None and not msg.deleted and msg.folder is folder:
-            return render.message(msg, immutable, opt.get("sel"), opt.get("exp"),
-                                  prefer.get("outlook.body-content-type"))
+            return render.message(
+                msg,
+                immutable,
+                opt.get("sel"),
+                opt.get("exp"),
+                prefer.get("outlook.body-content-type"),
+            )
         return render.removed(key if immutable else rest_id)
 
 
 def delta_url(graph_url, user_segment, folder_segment):
-    return (f"{graph_url}/users/{quote(user_segment, safe='@')}/mailFolders/"
-            f"{quote(folder_segment, safe='')}/messages/delta")
+    return (
+        f"{graph_url}/users/{quote(user_segment, safe='@')}/mailFolders/"
+        f"{quote(folder_segment, safe='')}/messages/delta"
+    )

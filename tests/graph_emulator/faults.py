@@ -24,7 +24,9 @@ class Faults:
         self._script = []
         self.path_contains = None
 
-    def random(self, rate, kinds=("429", "503", "slow", "drop"), seed=None, path_contains=None):
+    def random(
+        self, rate, kinds=("429", "503", "slow", "drop"), seed=None, path_contains=None
+    ):
         """Each matching request fails with probability rate, kind drawn from kinds."""
         self._check(kinds)
         with self._lock:
@@ -67,13 +69,17 @@ class Faults:
     def draw(self, targets, extra=(), is_token=False):
         """Return the fault kind for a request (or None).
 
-        targets: strings path_contains is matched against (path?query, batch entry urls).
+        targets: what path_contains is matched against (path?query, entry urls).
         extra: kinds beyond GENERIC this request can take."""
         applicable = GENERIC | frozenset(extra)
         with self._lock:
             if self._mode is None or not self.matches(targets, is_token):
                 return None
-            kind = self._draw_script(applicable) if self._mode == "script" else self._draw_random(applicable)
+            kind = (
+                self._draw_script(applicable)
+                if self._mode == "script"
+                else self._draw_random(applicable)
+            )
             if kind:
                 self.injected += 1
                 self.counts[kind] += 1

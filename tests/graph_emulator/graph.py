@@ -13,17 +13,28 @@ from urllib.parse import quote, urlencode
 from . import render
 from .batch import handle_batch
 from .delta import DeltaEngine, delta_url, parse_datetime
-from .faults import GENERIC
 from .render import QueryError
-from .store import App, FolderExists, Tenant
+from .store import FolderExists
 from .throttle import Throttle
-from .wire import DropConnection, Req, Resp, graph_error, graph_json, new_request_id, parse_prefer
+from .wire import (
+    Ctx,
+    DropConnection,
+    Req,
+    Resp,
+    graph_error,
+    graph_json,
+    new_request_id,
+    parse_prefer,
+)
 
 READ_ROLES = ("Mail.Read", "Mail.ReadWrite")
 WRITE_ROLES = ("Mail.ReadWrite",)
 ACCESS_DENIED = "Access is denied. Check credentials and try again."
-WWW_AUTHENTICATE = ('Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
-                    'client_id="00000003-0000-0000-c000-000000000000"')
+WWW_AUTHENTICATE = (
+    'Bearer realm="", '
+    'authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
+    'client_id="00000003-0000-0000-c000-000000000000"'
+)
 
 _U = r"/users/(?P<user>[^/]+)"
 _F = r"/mailFolders/(?P<folder>[^/]+)"
@@ -34,17 +45,9 @@ _CLAUSE = re.compile(r"^\s*([\w/]+)\s+(eq|ne|ge|gt|le|lt)\s+(.+?)\s*$", re.I)
 
 
 @dataclass
-class Ctx:
-    app: App
-    tenant: Tenant
-    claims: dict
-    in_batch: bool = False
-    batch_size: int = 0
-
-
-@dataclass
 class Call:
     """What a handler gets: the request, its context and the resolved objects."""
+
     req: Req
     ctx: Ctx
     params: dict
@@ -58,26 +61,29 @@ class GraphApi:
         self.emu = emu
         self.delta = DeltaEngine(emu)
         self.throttle = Throttle(emu)
-        self.routes = [(method, re.compile(pattern + "$", re.I), handler, access) for method, pattern, handler, access in (
-            ("GET", _U + "/mailFolders", self.list_folders, "read"),
-            ("POST", _U + "/mailFolders", self.create_folder, "write"),
-            ("GET", _U + _F, self.get_folder, "read"),
-            ("GET", _U + _F + "/childFolders", self.list_children, "read"),
-            ("POST", _U + _F + "/childFolders", self.create_folder, "write"),
-            ("GET", _U + _F + "/messages/delta", self.get_delta, "read"),
-            ("GET", _U + _F + "/messages", self.list_messages, "read"),
-            ("GET", _U + _F + _M, self.get_message, "read"),
-            ("GET", _U + _F + _M + r"/\$value", self.get_mime, "read"),
-            ("GET", _U + "/messages", self.list_messages, "read"),
-            ("GET", _U + _M, self.get_message, "read"),
-            ("GET", _U + _M + r"/\$value", self.get_mime, "read"),
-            ("PATCH", _U + _M, self.patch_message, "write"),
-            ("DELETE", _U + _M, self.delete_message, "write"),
-            ("POST", _U + _M + "/move", self.move_message, "write"),
-            ("GET", _U + _M + "/attachments", self.list_attachments, "read"),
-            ("GET", _U + _M + _A, self.get_attachment, "read"),
-            ("GET", _U + _M + _A + r"/\$value", self.get_attachment_value, "read"),
-        )]
+        self.routes = [
+            (method, re.compile(pattern + "$", re.I), handler, access)
+            for method, pattern, handler, access in (
+                ("GET", _U + "/mailFolders", self.list_folders, "read"),
+                ("POST", _U + "/mailFolders", self.create_folder, "write"),
+                ("GET", _U + _F, self.get_folder, "read"),
+                ("GET", _U + _F + "/childFolders", self.list_children, "read"),
+                ("POST", _U + _F + "/childFolders", self.create_folder, "write"),
+                ("GET", _U + _F + "/messages/delta", self.get_delta, "read"),
+                ("GET", _U + _F + "/messages", self.list_messages, "read"),
+                ("GET", _U + _F + _M, self.get_message, "read"),
+                ("GET", _U + _F + _M + r"/\$value", self.get_mime, "read"),
+                ("GET", _U + "/messages", self.list_messages, "read"),
+                ("GET", _U + _M, self.get_message, "read"),
+                ("GET", _U + _M + r"/\$value", self.get_mime, "read"),
+                ("PATCH", _U + _M, self.patch_message, "write"),
+                ("DELETE", _U + _M, self.delete_message, "write"),
+                ("POST", _U + _M + "/move", self.move_message, "write"),
+                ("GET", _U + _M + "/attachments", self.list_attachments, "read"),
+                ("GET", _U + _M + _A, self.get_attachment, "read"),
+                ("GET", _U + _M + _A + r"/\$value", self.get_attachment_value, "read"),
+            )
+        ]
 
     # -- entry points ------------------------------------------------------
     def handle(self, req: Req) -> Resp:
@@ -87,7 +93,9 @@ class GraphApi:
             return failure
         if _relative(req.path).lower() == "/$batch":
             if req.method != "POST":
-                return graph_error(405, "BadRequest", "Only POST is supported on $batch.", req)
+                return graph_error(
+                    405, "BadRequest", "Only POST is supported on $batch.", req
+                )
             return handle_batch(self, req, ctx)
         return self.dispatch(req, ctx, outer=True)
 
@@ -103,7 +111,13 @@ class GraphApi:
             if app is None:
                 problem = "Access token validation failure."
         if problem:
-            resp = graph_error(401, "InvalidAuthenticationToken", problem, req, {"WWW-Authenticate": WWW_AUTHENTICATE})
+            resp = graph_error(
+                401,
+                "InvalidAuthenticationToken",
+                problem,
+                req,
+                {"WWW-Authenticate": WWW_AUTHENTICATE},
+            )
             resp.client_id = (claims or {}).get("appid")
             return None, resp
         return Ctx(app, tenant, claims), None
@@ -111,22 +125,45 @@ class GraphApi:
     def dispatch(self, req, ctx, outer=False, entry_fault=None) -> Resp:
         resp = self._dispatch(req, ctx, outer, entry_fault)
         resp.client_id = ctx.app.client_id
-        resp.headers.setdefault("request-id", resp.headers.get("request-id") or new_request_id())
-        resp.headers.setdefault("client-request-id", req.header("client-request-id") or resp.headers["request-id"])
+        resp.headers.setdefault(
+            "request-id", resp.headers.get("request-id") or new_request_id()
+        )
+        resp.headers.setdefault(
+            "client-request-id",
+            req.header("client-request-id") or resp.headers["request-id"],
+        )
         if parse_prefer(req).get("idtype", "").lower() == "immutableid":
-            resp.headers.setdefault("Preference-Applied", 'IdType="ImmutableId"')
+            applied = [resp.headers.get("Preference-Applied"), 'IdType="ImmutableId"']
+            resp.headers["Preference-Applied"] = ", ".join(a for a in applied if a)
         return resp
 
     def _dispatch(self, req, ctx, outer, entry_fault):
-        path = _PAREN_KEY.sub(lambda m: f"/{m.group(1)}/{m.group(2)}", _relative(req.path))
+        path = _PAREN_KEY.sub(
+            lambda m: f"/{m.group(1)}/{m.group(2)}", _relative(req.path)
+        )
         if path.lower() == "/me" or path.lower().startswith("/me/"):
-            return graph_error(400, "BadRequest", "/me request is only valid with delegated authentication flow.", req)
+            return graph_error(
+                400,
+                "BadRequest",
+                "/me request is only valid with delegated authentication flow.",
+                req,
+            )
         route, params, method_mismatch = self._match(req.method, path)
         if route is None:
             if method_mismatch:
-                return graph_error(405, "ErrorInvalidRequest", "The OData request is not supported.", req)
+                return graph_error(
+                    405,
+                    "ErrorInvalidRequest",
+                    "The OData request is not supported.",
+                    req,
+                )
             segment = path.rstrip("/").rsplit("/", 1)[-1]
-            return graph_error(400, "BadRequest", f"Resource not found for the segment '{segment}'.", req)
+            return graph_error(
+                400,
+                "BadRequest",
+                f"Resource not found for the segment '{segment}'.",
+                req,
+            )
         _, _, handler, access = route
         mailbox, denial = self._mailbox(req, ctx, params["user"], access)
         if denial is not None:
@@ -138,7 +175,9 @@ class GraphApi:
             resp = self.throttled(req, *throttled)
         else:
             try:
-                resp = self._call(req, ctx, params, mailbox, handler, outer, entry_fault)
+                resp = self._call(
+                    req, ctx, params, mailbox, handler, outer, entry_fault
+                )
             finally:
                 self.throttle.release(key)
         resp.mailbox = mailbox.address
@@ -147,7 +186,9 @@ class GraphApi:
     def _call(self, req, ctx, params, mailbox, handler, outer, entry_fault):
         fault = entry_fault
         if outer:
-            has_token = handler == self.get_delta and ("$deltatoken" in req.query or "$skiptoken" in req.query)
+            has_token = handler == self.get_delta and (
+                "$deltatoken" in req.query or "$skiptoken" in req.query
+            )
             targets = [req.path + "?" + urlencode(req.query)]
             fault = self.emu.faults.draw(targets, extra=("410",) if has_token else ())
         if fault:
@@ -156,7 +197,14 @@ class GraphApi:
                 resp.fault = fault
                 return resp
         prefer = parse_prefer(req)
-        call = Call(req, ctx, params, mailbox, prefer.get("idtype", "").lower() == "immutableid", prefer)
+        call = Call(
+            req,
+            ctx,
+            params,
+            mailbox,
+            prefer.get("idtype", "").lower() == "immutableid",
+            prefer,
+        )
         try:
             resp = handler(call)
         except QueryError as err:
@@ -177,8 +225,20 @@ class GraphApi:
     def _mailbox(self, req, ctx, user, access):
         mailbox = ctx.tenant.find_mailbox(user)
         if mailbox is None:
-            return None, graph_error(self.emu.invalid_user_status, "ErrorInvalidUser",
-                                     f"The requested user '{user}' is invalid.", req)
+            return None, graph_error(
+                self.emu.invalid_user_status,
+                "ErrorInvalidUser",
+                f"The requested user '{user}' is invalid.",
+                req,
+            )
+        if not mailbox.rest_enabled:  # a user without an Exchange Online mailbox
+            return None, graph_error(
+                404,
+                "MailboxNotEnabledForRESTAPI",
+                "The mailbox is either inactive, soft-deleted, or is hosted "
+                "on-premise.",
+                req,
+            )
         roles = set(ctx.claims.get("roles") or ())
         needed = WRITE_ROLES if access == "write" else READ_ROLES
         if not ctx.app.may_access(mailbox) or not roles & set(needed):
@@ -187,8 +247,13 @@ class GraphApi:
 
     # -- faults and throttling ---------------------------------------------
     def throttled(self, req, limit, retry_after):
-        return graph_error(429, "ApplicationThrottled", f"Application is over its {limit} limit.", req,
-                           {"Retry-After": str(retry_after)})
+        return graph_error(
+            429,
+            "ApplicationThrottled",
+            f"Application is over its {limit} limit.",
+            req,
+            {"Retry-After": str(retry_after)},
+        )
 
     def fault_response(self, kind, req, params=None):
         """The response for an injected fault; None means carry on (after "slow")."""
@@ -201,31 +266,50 @@ class GraphApi:
         if kind in ("429", "429-entry"):
             return self.throttled(req, "MailboxConcurrency", faults.retry_after)
         if kind == "503":
-            return graph_error(503, "ServiceUnavailable", "The service is temporarily unavailable. Please retry.",
-                               req, {"Retry-After": str(faults.retry_after)})
+            return graph_error(
+                503,
+                "ServiceUnavailable",
+                "The service is temporarily unavailable. Please retry.",
+                req,
+                {"Retry-After": str(faults.retry_after)},
+            )
         if kind == "504":
             return graph_error(504, "UnknownError", "Gateway timeout.", req)
         if kind == "410":
-            return self.delta.gone(req, delta_url(self.emu.graph_url, params["user"], params["folder"]))
+            return self.delta.gone(
+                req, delta_url(self.emu.graph_url, params["user"], params["folder"])
+            )
         raise ValueError(kind)
 
     # -- helpers -----------------------------------------------------------
     def _folder(self, call, key=None):
-        folder = call.mailbox.find_folder(key if key is not None else call.params["folder"])
+        folder = call.mailbox.find_folder(
+            key if key is not None else call.params["folder"]
+        )
         if folder is None:
-            raise NotFound("ErrorFolderNotFound", "The specified folder could not be found in the store.")
+            raise NotFound(
+                "ErrorFolderNotFound",
+                "The specified folder could not be found in the store.",
+            )
         return folder
 
     def _message(self, call):
         msg = call.mailbox.find_message(call.params["msg"])
         if msg is None:
-            raise NotFound("ErrorItemNotFound", "The specified object was not found in the store.")
+            raise NotFound(
+                "ErrorItemNotFound", "The specified object was not found in the store."
+            )
         return msg
 
     def _render(self, call, msg):
         q = call.req.query
-        return render.message(msg, call.immutable, render.parse_select(q.get("$select")),
-                              render.parse_expand(q.get("$expand")), call.prefer.get("outlook.body-content-type"))
+        return render.message(
+            msg,
+            call.immutable,
+            render.parse_select(q.get("$select")),
+            render.parse_expand(q.get("$expand")),
+            call.prefer.get("outlook.body-content-type"),
+        )
 
     def _page(self, call, items, render_item, context):
         """$top/$skip paging with an @odata.nextLink carrying the same query."""
@@ -236,11 +320,13 @@ class GraphApi:
         body = {"@odata.context": f"{self.emu.graph_url}/$metadata#{context}"}
         if q.get("$count", "").lower() == "true":
             body["@odata.count"] = len(items)
-        body["value"] = [render_item(i) for i in items[skip: skip + top]]
+        body["value"] = [render_item(i) for i in items[skip : skip + top]]
         if skip + top < len(items):
             nxt = dict(q, **{"$skip": str(skip + top)})
-            body["@odata.nextLink"] = (f"{self.emu.graph_url}{quote(_relative(call.req.path), safe='/@$()=')}?"
-                                       + urlencode(nxt, quote_via=quote, safe="$,'@:"))
+            body["@odata.nextLink"] = (
+                f"{self.emu.graph_url}{quote(_relative(call.req.path), safe='/@$()=')}?"
+                + urlencode(nxt, quote_via=quote, safe="$,'@:")
+            )
         return graph_json(200, body)
 
     # -- folders -----------------------------------------------------------
@@ -257,7 +343,12 @@ class GraphApi:
         hidden = call.req.query.get("includeHiddenFolders", "").lower() == "true"
         with self.emu.lock:
             children = [c for c in parent.children if hidden or not c.hidden]
-            return self._page(call, children, render.folder, f"users('{call.params['user']}')/mailFolders")
+            return self._page(
+                call,
+                children,
+                render.folder,
+                f"users('{call.params['user']}')/mailFolders",
+            )
 
     def get_folder(self, call):
         try:
@@ -273,17 +364,30 @@ class GraphApi:
             return _bad_json(call.req)
         name = body.get("displayName") if isinstance(body, dict) else None
         if not isinstance(name, str) or not name.strip():
-            return graph_error(400, "ErrorInvalidRequest", "The displayName property is required.", call.req)
+            return graph_error(
+                400,
+                "ErrorInvalidRequest",
+                "The displayName property is required.",
+                call.req,
+            )
         try:
             with self.emu.lock:
-                parent = self._folder(call) if "folder" in call.params else call.mailbox.root
-                folder = call.mailbox.add_folder(name, parent=parent, hidden=bool(body.get("isHidden")))
+                parent = (
+                    self._folder(call) if "folder" in call.params else call.mailbox.root
+                )
+                folder = call.mailbox.add_folder(
+                    name, parent=parent, hidden=bool(body.get("isHidden"))
+                )
                 return graph_json(201, render.folder(folder))
         except NotFound as nf:
             return nf.resp(call.req)
         except FolderExists:
-            return graph_error(self.emu.folder_exists_status, "ErrorFolderExists",
-                               "A folder with the specified name already exists.", call.req)
+            return graph_error(
+                self.emu.folder_exists_status,
+                "ErrorFolderExists",
+                "A folder with the specified name already exists.",
+                call.req,
+            )
 
     # -- messages ----------------------------------------------------------
     def list_messages(self, call):
@@ -291,9 +395,15 @@ class GraphApi:
         try:
             with self.emu.lock:
                 folder = self._folder(call) if "folder" in call.params else None
-                msgs = list(folder.items.values()) if folder else list(call.mailbox.live.values())
+                msgs = (
+                    list(folder.items.values())
+                    if folder
+                    else list(call.mailbox.live.values())
+                )
                 msgs = _filter_and_sort(msgs, q.get("$filter"), q.get("$orderby"))
-                return self._page(call, msgs, lambda m: self._render(call, m), "Collection(message)")
+                return self._page(
+                    call, msgs, lambda m: self._render(call, m), "Collection(message)"
+                )
         except NotFound as nf:
             return nf.resp(call.req)
 
@@ -302,7 +412,10 @@ class GraphApi:
             with self.emu.lock:
                 msg = self._message(call)
                 if "folder" in call.params and self._folder(call) is not msg.folder:
-                    raise NotFound("ErrorItemNotFound", "The specified object was not found in the store.")
+                    raise NotFound(
+                        "ErrorItemNotFound",
+                        "The specified object was not found in the store.",
+                    )
                 return graph_json(200, self._render(call, msg))
         except NotFound as nf:
             return nf.resp(call.req)
@@ -350,7 +463,12 @@ class GraphApi:
             return _bad_json(call.req)
         dest = body.get("destinationId") if isinstance(body, dict) else None
         if not dest:
-            return graph_error(400, "ErrorInvalidRequest", "The destinationId property is required.", call.req)
+            return graph_error(
+                400,
+                "ErrorInvalidRequest",
+                "The destinationId property is required.",
+                call.req,
+            )
         try:
             with self.emu.lock:
                 msg = self._message(call)
@@ -380,18 +498,27 @@ class GraphApi:
         except NotFound as nf:
             return nf.resp(call.req)
         base = delta_url(self.emu.graph_url, call.params["user"], call.params["folder"])
-        return self.delta.handle(call.req, call.mailbox, folder, base, call.immutable, call.prefer)
+        return self.delta.handle(
+            call.req, call.mailbox, folder, base, call.immutable, call.prefer
+        )
 
     # -- attachments ---------------------------------------------------------
     def _attachments(self, call):
         msg = self._message(call)
-        return msg, [(_attachment_id(msg, i), a) for i, a in enumerate(msg.parsed.attachments)]
+        return msg, [
+            (_attachment_id(msg, i), a) for i, a in enumerate(msg.parsed.attachments)
+        ]
 
     def list_attachments(self, call):
         try:
             with self.emu.lock:
                 _, atts = self._attachments(call)
-                return self._page(call, atts, lambda pair: _attachment_json(*pair), "Collection(attachment)")
+                return self._page(
+                    call,
+                    atts,
+                    lambda pair: _attachment_json(*pair),
+                    "Collection(attachment)",
+                )
         except NotFound as nf:
             return nf.resp(call.req)
 
@@ -399,13 +526,18 @@ class GraphApi:
         _, atts = self._attachments(call)
         found = next((a for aid, a in atts if aid == call.params["att"]), None)
         if found is None:
-            raise NotFound("ErrorItemNotFound", "The specified object was not found in the store.")
+            raise NotFound(
+                "ErrorItemNotFound", "The specified object was not found in the store."
+            )
         return found
 
     def get_attachment(self, call):
         try:
             with self.emu.lock:
-                return graph_json(200, _attachment_json(call.params["att"], self._one_attachment(call)))
+                return graph_json(
+                    200,
+                    _attachment_json(call.params["att"], self._one_attachment(call)),
+                )
         except NotFound as nf:
             return nf.resp(call.req)
 
@@ -443,8 +575,13 @@ def _int(value, default, name):
 
 
 def _bad_json(req):
-    return graph_error(400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header "
-                                          "is set and payload is of valid JSON format.", req)
+    return graph_error(
+        400,
+        "BadRequest",
+        "Unable to read JSON request payload. Please ensure Content-Type header "
+        "is set and payload is of valid JSON format.",
+        req,
+    )
 
 
 def _attachment_id(msg, index):
@@ -454,9 +591,15 @@ def _attachment_id(msg, index):
 
 def _attachment_json(att_id, att):
     out = {
-        "@odata.type": "#microsoft.graph.itemAttachment" if att.is_item else "#microsoft.graph.fileAttachment",
-        "id": att_id, "name": att.name, "contentType": att.content_type, "size": len(att.content),
-        "isInline": att.is_inline, "lastModifiedDateTime": None,
+        "@odata.type": "#microsoft.graph.itemAttachment"
+        if att.is_item
+        else "#microsoft.graph.fileAttachment",
+        "id": att_id,
+        "name": att.name,
+        "contentType": att.content_type,
+        "size": len(att.content),
+        "isInline": att.is_inline,
+        "lastModifiedDateTime": None,
     }
     if not att.is_item:
         out["contentId"] = att.content_id
@@ -474,7 +617,9 @@ def _literal(text):
     try:
         return parse_datetime(text)
     except ValueError:
-        raise QueryError("BadRequest", f"Invalid filter clause: unsupported literal '{text}'.") from None
+        raise QueryError(
+            "BadRequest", f"Invalid filter clause: unsupported literal '{text}'."
+        ) from None
 
 
 _FILTER_PROPS = {
@@ -488,8 +633,12 @@ _FILTER_PROPS = {
     "from/emailaddress/address": ("from", lambda m: m.parsed.from_[1].lower()),
 }
 _OPS = {
-    "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "ge": lambda a, b: a >= b,
-    "gt": lambda a, b: a > b, "le": lambda a, b: a <= b, "lt": lambda a, b: a < b,
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "ge": lambda a, b: a >= b,
+    "gt": lambda a, b: a > b,
+    "le": lambda a, b: a <= b,
+    "lt": lambda a, b: a < b,
 }
 
 
@@ -499,7 +648,10 @@ def _parse_filter(expr):
         match = _CLAUSE.match(part)
         prop = _FILTER_PROPS.get(match.group(1).lower()) if match else None
         if prop is None:
-            raise QueryError("BadRequest", f"Invalid filter clause: '{part}' is not supported by the emulator.")
+            raise QueryError(
+                "BadRequest",
+                f"Invalid filter clause: '{part}' is not supported by the emulator.",
+            )
         value = _literal(match.group(3))
         if isinstance(value, str) and prop[0] == "from":
             value = value.lower()
@@ -512,7 +664,11 @@ def _parse_orderby(expr):
     for part in expr.split(","):
         bits = part.split()
         prop = _FILTER_PROPS.get(bits[0].lower()) if bits else None
-        if prop is None or len(bits) > 2 or (len(bits) == 2 and bits[1].lower() not in ("asc", "desc")):
+        if (
+            prop is None
+            or len(bits) > 2
+            or (len(bits) == 2 and bits[1].lower() not in ("asc", "desc"))
+        ):
             raise QueryError("BadRequest", f"Invalid $orderby clause '{part.strip()}'.")
         keys.append((prop[0], prop[1], len(bits) == 2 and bits[1].lower() == "desc"))
     return keys
@@ -520,17 +676,27 @@ def _parse_orderby(expr):
 
 def _filter_and_sort(msgs, filter_expr, orderby_expr):
     clauses = _parse_filter(filter_expr) if filter_expr else []
-    order = _parse_orderby(orderby_expr) if orderby_expr else [("receivedDateTime", lambda m: m.received, True)]
+    order = (
+        _parse_orderby(orderby_expr)
+        if orderby_expr
+        else [("receivedDateTime", lambda m: m.received, True)]
+    )
     if clauses and orderby_expr:
-        # Exchange: properties in $orderby must also be in $filter, first and in the same order.
+        # Exchange: $orderby properties must also be in $filter, first, same order.
         filtered_names = [c[0] for c in clauses]
         if [o[0] for o in order] != filtered_names[: len(order)]:
-            raise QueryError("InefficientFilter", "The restriction or sort order is too complex for this operation.")
+            raise QueryError(
+                "InefficientFilter",
+                "The restriction or sort order is too complex for this operation.",
+            )
     try:
-        msgs = [m for m in msgs if all(op(get(m), value) for _, get, op, value in clauses)]
+        msgs = [
+            m for m in msgs if all(op(get(m), value) for _, get, op, value in clauses)
+        ]
     except TypeError:
-        raise QueryError("BadRequest", "Invalid filter clause: incompatible types.") from None
+        raise QueryError(
+            "BadRequest", "Invalid filter clause: incompatible types."
+        ) from None
     for _, get, desc in reversed(order):
         msgs.sort(key=get, reverse=desc)
     return msgs
-

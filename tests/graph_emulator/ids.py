@@ -31,8 +31,22 @@ def new_guid() -> str:
     return str(uuid.uuid4())
 
 
+def mailbox_guid() -> str:
+    """A guid starting with a-f: ids built from it start "AAMkAG" like real ones."""
+    while True:
+        guid = new_guid()
+        if guid[0] in "abcdef":
+            return guid
+
+
 def rest_message_id(mailbox_guid: str) -> str:
-    return _b64(_REST_PREFIX + mailbox_guid.encode() + b"\x00\x46\x00\x00\x00\x00" + _unique(62) + b"\x00\x00")
+    return _b64(
+        _REST_PREFIX
+        + mailbox_guid.encode()
+        + b"\x00\x46\x00\x00\x00\x00"
+        + _unique(62)
+        + b"\x00\x00"
+    )
 
 
 def immutable_message_id() -> str:
@@ -40,11 +54,19 @@ def immutable_message_id() -> str:
 
 
 def folder_id(mailbox_guid: str) -> str:
-    return _b64(_REST_PREFIX + mailbox_guid.encode() + b"\x00\x2e\x00\x00\x00\x00\x00" + _unique(22) + b"\x01\x00")
+    return _b64(
+        _REST_PREFIX
+        + mailbox_guid.encode()
+        + b"\x00\x2e\x00\x00\x00\x00\x00"
+        + _unique(22)
+        + b"\x01\x00"
+    )
 
 
 def conversation_id(mailbox_guid: str) -> str:
-    return _b64(_CONVERSATION_PREFIX + mailbox_guid.encode() + b"\x00\x10\x00" + _unique(16))
+    return _b64(
+        _CONVERSATION_PREFIX + mailbox_guid.encode() + b"\x00\x10\x00" + _unique(16)
+    )
 
 
 def change_key() -> str:

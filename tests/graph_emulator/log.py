@@ -2,7 +2,6 @@
 
 import threading
 from dataclasses import dataclass
-from typing import Optional
 
 
 @dataclass
@@ -10,12 +9,12 @@ class LoggedRequest:
     method: str
     path: str
     query: dict
-    status: Optional[int]  # None when the connection was dropped
-    client_id: Optional[str]
-    mailbox: Optional[str]
+    status: int | None  # None when the connection was dropped
+    client_id: str | None
+    mailbox: str | None
     in_batch: bool
     batch_size: int
-    fault: Optional[str]
+    fault: str | None
     started: float
     duration: float
 
@@ -43,11 +42,14 @@ class RequestLog(list):
         """Rows filtered; in_batch=None keeps both kinds of rows."""
         rows = self.snapshot()
         return [
-            r for r in rows
+            r
+            for r in rows
             if (in_batch is None or r.in_batch == in_batch)
             and (path_contains is None or path_contains in r.path)
             and (method is None or r.method == method)
         ]
 
     def count(self, in_batch=False, path_contains=None, method=None):
-        return len(self.select(in_batch=in_batch, path_contains=path_contains, method=method))
+        return len(
+            self.select(in_batch=in_batch, path_contains=path_contains, method=method)
+        )

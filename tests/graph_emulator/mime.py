@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email import policy
 from email.parser import BytesParser
-from typing import Optional
 
 
 @dataclass
@@ -23,7 +22,7 @@ class Attachment:
     content_type: str
     content: bytes
     is_inline: bool
-    content_id: Optional[str]
+    content_id: str | None
     is_item: bool = False  # message/rfc822 -> Graph itemAttachment
 
 
@@ -39,12 +38,12 @@ class Parsed:
     message_id: str = ""
     in_reply_to: list = field(default_factory=list)
     references: list = field(default_factory=list)
-    date: Optional[datetime] = None
+    date: datetime | None = None
     text: str = ""
     html: str = ""
     attachments: list = field(default_factory=list)
     headers: list = field(default_factory=list)  # [(name, value)]
-    thread_index: Optional[bytes] = None
+    thread_index: bytes | None = None
     importance: str = "normal"
 
     @property
@@ -88,7 +87,9 @@ def _addresses(msg, name):
         return [(a.display_name or "", a.addr_spec or "") for a in value.addresses]
     except Exception:
         raw = _header(msg, name)
-        return _safe(lambda: [(n, a) for n, a in email.utils.getaddresses([raw]) if a or n], [])
+        return _safe(
+            lambda: [(n, a) for n, a in email.utils.getaddresses([raw]) if a or n], []
+        )
 
 
 def _msgids(text):
@@ -123,7 +124,12 @@ def _attachment(part):
     filename = _safe(part.get_filename, None)
     content_id = _header(part, "Content-ID").strip() or None
     is_item = part.get_content_type() == "message/rfc822"
-    if not (disposition == "attachment" or filename or is_item or part.get_content_maintype() not in ("text",)):
+    if not (
+        disposition == "attachment"
+        or filename
+        or is_item
+        or part.get_content_maintype() not in ("text",)
+    ):
         return None
     inline = disposition == "inline" or (disposition is None and content_id is not None)
     if is_item:
@@ -132,8 +138,11 @@ def _attachment(part):
         content = _safe(lambda: part.get_payload(decode=True), b"") or b""
     return Attachment(
         name=filename or ("message.eml" if is_item else "attachment"),
-        content_type=part.get_content_type(), content=content,
-        is_inline=inline, content_id=content_id.strip("<>") if content_id else None, is_item=is_item,
+        content_type=part.get_content_type(),
+        content=content,
+        is_inline=inline,
+        content_id=content_id.strip("<>") if content_id else None,
+        is_item=is_item,
     )
 
 
@@ -185,7 +194,13 @@ def parse(raw: bytes) -> Parsed:
     out.date = _safe(lambda: _date(msg), None)
     out.importance = _safe(lambda: _importance(msg), "normal")
     out.headers = _safe(lambda: [(k, _decode_raw(v)) for k, v in msg.raw_items()], [])
-    out.thread_index = _safe(lambda: base64.b64decode(_header(msg, "Thread-Index").strip(), validate=True) or None, None)
+    out.thread_index = _safe(
+        lambda: (
+            base64.b64decode(_header(msg, "Thread-Index").strip(), validate=True)
+            or None
+        ),
+        None,
+    )
     _safe(lambda: _bodies_and_attachments(msg, out), None)
     return out
 
@@ -203,4 +218,8 @@ def preview(parsed: Parsed) -> str:
 
 def text_to_html(text: str) -> str:
     body = html.escape(text or "").replace("\n", "<br>\r\n")
-    return f'<html><head>\r\n<meta http-equiv="Content-Type" content="text/html; charset=utf-8"></head><body><div>{body}</div></body></html>'
+    return (
+        '<html><head>\r\n<meta http-equiv="Content-Type" '
+        'content="text/html; charset=utf-8"></head>'
+        f"<body><div>{body}</div></body></html>"
+    )

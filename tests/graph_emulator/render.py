@@ -8,18 +8,43 @@ from .store import b64
 from .wire import iso_z
 
 DEFAULT_PROPERTIES = (
-    "createdDateTime", "lastModifiedDateTime", "changeKey", "categories", "receivedDateTime",
-    "sentDateTime", "hasAttachments", "internetMessageId", "subject", "bodyPreview", "importance",
-    "parentFolderId", "conversationId", "conversationIndex", "isDeliveryReceiptRequested",
-    "isReadReceiptRequested", "isRead", "isDraft", "webLink", "inferenceClassification", "body",
-    "sender", "from", "toRecipients", "ccRecipients", "bccRecipients", "replyTo", "flag",
+    "createdDateTime",
+    "lastModifiedDateTime",
+    "changeKey",
+    "categories",
+    "receivedDateTime",
+    "sentDateTime",
+    "hasAttachments",
+    "internetMessageId",
+    "subject",
+    "bodyPreview",
+    "importance",
+    "parentFolderId",
+    "conversationId",
+    "conversationIndex",
+    "isDeliveryReceiptRequested",
+    "isReadReceiptRequested",
+    "isRead",
+    "isDraft",
+    "webLink",
+    "inferenceClassification",
+    "body",
+    "sender",
+    "from",
+    "toRecipients",
+    "ccRecipients",
+    "bccRecipients",
+    "replyTo",
+    "flag",
 )
 # Returned only when named in $select, as in Graph.
 EXTRA_PROPERTIES = ("internetMessageHeaders", "uniqueBody")
-_CANONICAL = {p.lower(): p for p in ("id",) + DEFAULT_PROPERTIES + EXTRA_PROPERTIES}
+_CANONICAL = {p.lower(): p for p in ("id", *DEFAULT_PROPERTIES, *EXTRA_PROPERTIES)}
 SIZE_PROPERTY = "Integer 0x0E08"  # PR_MESSAGE_SIZE
 _EXPAND_SIZE = re.compile(
-    r"^\s*singleValueExtendedProperties\s*\(\s*\$filter\s*=\s*id\s+eq\s+'([^']+)'\s*\)\s*$", re.I)
+    r"^\s*singleValueExtendedProperties\s*\(\s*\$filter\s*=\s*id\s+eq\s+'([^']+)'\s*\)\s*$",
+    re.I,
+)
 
 
 class QueryError(Exception):
@@ -37,8 +62,11 @@ def parse_select(value):
         name = raw.strip()
         canonical = _CANONICAL.get(name.lower())
         if canonical is None:
-            raise QueryError("RequestBroker--ParseUri",
-                             f"Could not find a property named '{name}' on type 'microsoft.graph.message'.")
+            raise QueryError(
+                "RequestBroker--ParseUri",
+                f"Could not find a property named '{name}' on type "
+                "'microsoft.graph.message'.",
+            )
         names.append(canonical)
     return names
 
@@ -49,7 +77,10 @@ def parse_expand(value):
         return None
     match = _EXPAND_SIZE.match(value)
     if not match:
-        raise QueryError("BadRequest", f"Parsing OData Select and Expand failed: unsupported $expand '{value}'.")
+        raise QueryError(
+            "BadRequest",
+            f"Parsing OData Select and Expand failed: unsupported $expand '{value}'.",
+        )
     return match.group(1)
 
 
@@ -61,9 +92,15 @@ def _address(pair):
 def _body(msg, body_type):
     parsed = msg.parsed
     if body_type == "text":
-        return {"contentType": "text", "content": parsed.text or mime.html_to_text(parsed.html).strip()}
+        return {
+            "contentType": "text",
+            "content": parsed.text or mime.html_to_text(parsed.html).strip(),
+        }
     if body_type == "html" or parsed.html:
-        return {"contentType": "html", "content": parsed.html or mime.text_to_html(parsed.text)}
+        return {
+            "contentType": "html",
+            "content": parsed.html or mime.text_to_html(parsed.text),
+        }
     return {"contentType": "text", "content": parsed.text}
 
 
@@ -89,8 +126,11 @@ def _property(msg, name, body_type):
         "isReadReceiptRequested": lambda: False,
         "isRead": lambda: msg.is_read,
         "isDraft": lambda: False,
-        "webLink": lambda: ("https://outlook.office365.com/owa/?ItemID=" + quote(msg.rest_id, safe="")
-                            + "&exvsurl=1&viewmodel=ReadMessageItem"),
+        "webLink": lambda: (
+            "https://outlook.office365.com/owa/?ItemID="
+            + quote(msg.rest_id, safe="")
+            + "&exvsurl=1&viewmodel=ReadMessageItem"
+        ),
         "inferenceClassification": lambda: "focused",
         "body": lambda: _body(msg, body_type),
         "uniqueBody": lambda: _body(msg, body_type),
@@ -101,23 +141,35 @@ def _property(msg, name, body_type):
         "bccRecipients": lambda: [_address(a) for a in p.bcc],
         "replyTo": lambda: [_address(a) for a in p.reply_to],
         "flag": lambda: dict(msg.flag),
-        "internetMessageHeaders": lambda: [{"name": k, "value": v} for k, v in p.headers],
+        "internetMessageHeaders": lambda: [
+            {"name": k, "value": v} for k, v in p.headers
+        ],
     }
     return values[name]()
 
 
 def message(msg, immutable, select=None, expand=None, body_type=None):
     """The message as Graph returns it; ids depend on Prefer: IdType."""
-    out = {"@odata.etag": f'W/"{msg.change_key}"',
-           "id": msg.immutable_id if immutable else msg.rest_id}
+    out = {
+        "@odata.etag": f'W/"{msg.change_key}"',
+        "id": msg.immutable_id if immutable else msg.rest_id,
+    }
     for name in select or DEFAULT_PROPERTIES:
         if name != "id":
             out[name] = _property(msg, name, body_type)
     if expand:
-        # Graph echoes the property id in lower case; unknown properties come back empty.
+        # Graph echoes the id in lower case; unknown properties come back empty.
         known = expand.lower() == SIZE_PROPERTY.lower()
-        out["singleValueExtendedProperties"] = [{"id": expand.lower().replace("integer", "Integer"),
-                                                  "value": str(msg.size)}] if known else []
+        out["singleValueExtendedProperties"] = (
+            [
+                {
+                    "id": expand.lower().replace("integer", "Integer"),
+                    "value": str(msg.size),
+                }
+            ]
+            if known
+            else []
+        )
     return out
 
 

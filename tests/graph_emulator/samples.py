@@ -29,14 +29,29 @@ def _add_attachment(msg, att):
         data = data.encode()
     maintype, subtype = mimetype.split("/", 1)
     msg.add_attachment(
-        data, maintype=maintype, subtype=subtype, filename=filename,
-        disposition="inline" if inline else "attachment", cid=cid,
+        data,
+        maintype=maintype,
+        subtype=subtype,
+        filename=filename,
+        disposition="inline" if inline else "attachment",
+        cid=cid,
     )
 
 
-def make_eml(subject, sender, to, body, message_id=None, in_reply_to=None,
-             references=None, attachments=(), html=None, date=None, cc=None,
-             headers=None) -> bytes:
+def make_eml(
+    subject,
+    sender,
+    to,
+    body,
+    message_id=None,
+    in_reply_to=None,
+    references=None,
+    attachments=(),
+    html=None,
+    date=None,
+    cc=None,
+    headers=None,
+) -> bytes:
     """Build an RFC 822 message (CRLF line ends, as it travels over SMTP)."""
     msg = EmailMessage()
     msg["From"] = sender

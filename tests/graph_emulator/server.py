@@ -1,4 +1,4 @@
-"""The Emulator: state + an HTTPS server on 127.0.0.1 (werkzeug, threaded, trustme TLS)."""
+"""The Emulator: state + HTTPS server on 127.0.0.1 (werkzeug, threads, trustme)."""
 
 import os
 import re
@@ -8,16 +8,17 @@ import struct
 import tempfile
 import threading
 import time
+from http import HTTPStatus
 from urllib.parse import urlencode
 
 import trustme
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request as WzRequest
 
+from .faults import Faults
 from .graph import GraphApi
 from .identity import AadError, Identity
 from .log import LoggedRequest, RequestLog
-from .faults import Faults
 from .store import Tenant
 from .wire import DropConnection, Req, Resp, json_resp, new_request_id
 
@@ -32,7 +33,7 @@ class _QuietHandler(WSGIRequestHandler):
     def log_request(self, *args, **kwargs):
         pass
 
-    def log(self, type, message, *args):  # noqa: A002 - werkzeug's signature
+    def log(self, type, message, *args):
         if type == "error":
             super().log(type, message, *args)
 
@@ -47,8 +48,12 @@ class Emulator:
         self.max_in_flight = 4
         self.request_budget = (10000, 600)
         self.max_delta_page_size = 1000
-        self.delta_filter_max = 5000  # delta with a receivedDateTime filter returns at most this many
-        self.delta_empty_pages = 0  # empty pages (with nextLink) at the start of each delta round
+        self.delta_filter_max = (
+            5000  # delta with a receivedDateTime filter returns at most this many
+        )
+        self.delta_empty_pages = (
+            0  # empty pages (with nextLink) at the start of each delta round
+        )
         self.redeliver_rate = 0.0
         self.redeliver_seed = 0
         # Statuses the public facts leave unconfirmed.
@@ -70,23 +75,50 @@ class Emulator:
     def start(self):
         if self._server is not None:
             return self
-        self.ca = trustme.CA()
-        cert = self.ca.issue_cert("127.0.0.1", "localhost")
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        cert.configure_cert(ctx)
         directory = self._state_dir
         if directory is None:
             self._tmpdir = tempfile.TemporaryDirectory(prefix="graph-emulator-")
             directory = self._tmpdir.name
         os.makedirs(directory, exist_ok=True)
+        self.ca = self._load_or_create_ca(directory)
+        cert = self.ca.issue_cert("127.0.0.1", "localhost")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        cert.configure_cert(ctx)
         self.ca_path = os.path.join(directory, "graph-emulator-ca.pem")
-        self.ca.cert_pem.write_to_path(self.ca_path)
-        self._server = make_server(self.host, self.port, self, threaded=True, ssl_context=ctx,
-                                   request_handler=_QuietHandler)
+        self._server = make_server(
+            self.host,
+            self.port,
+            self,
+            threaded=True,
+            ssl_context=ctx,
+            request_handler=_QuietHandler,
+        )
         self.port = self._server.socket.getsockname()[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="graph-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="graph-emulator",
+            daemon=True,
+        )
         self._thread.start()
         return self
+
+    def _load_or_create_ca(self, directory):
+        """A state dir keeps its CA across restarts (a demo Odoo keeps trusting it)."""
+        cert_path = os.path.join(directory, "graph-emulator-ca.pem")
+        key_path = os.path.join(directory, "graph-emulator-ca.key")
+        if (
+            self._state_dir is not None
+            and os.path.exists(cert_path)
+            and os.path.exists(key_path)
+        ):
+            with open(cert_path, "rb") as cert_fh, open(key_path, "rb") as key_fh:
+                return trustme.CA.from_pem(cert_fh.read(), key_fh.read())
+        ca = trustme.CA()
+        ca.cert_pem.write_to_path(cert_path)
+        if self._state_dir is not None:
+            ca.private_key_pem.write_to_path(key_path)
+        return ca
 
     def stop(self):
         if self._server is None:
@@ -141,31 +173,54 @@ class Emulator:
     def __call__(self, environ, start_response):
         started = time.time()
         wz = WzRequest(environ)
-        req = Req(wz.method, wz.path, wz.args.to_dict(flat=True),
-                  {k.lower(): v for k, v in wz.headers.items()}, wz.get_data())
+        headers = {}
+        for name, value in wz.headers.items():  # repeated headers (Prefer) are joined
+            key = name.lower()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        req = Req(
+            wz.method, wz.path, wz.args.to_dict(flat=True), headers, wz.get_data()
+        )
         resp = None
         try:
             resp = self._route(req)
         except DropConnection:
             self._drop(environ)
-            raise ConnectionAbortedError("fault injection: connection dropped") from None
+            raise ConnectionAbortedError(
+                "fault injection: connection dropped"
+            ) from None
         finally:
             self._log(req, resp, started)
         resp.headers.setdefault("request-id", new_request_id())
-        start_response(f"{resp.status} {_reason(resp.status)}", list(resp.headers.items()))
+        if resp.status not in (204, 304):  # a length avoids chunked responses
+            resp.headers["Content-Length"] = str(len(resp.body))
+        start_response(
+            f"{resp.status} {_reason(resp.status)}", list(resp.headers.items())
+        )
         return [resp.body]
 
     def _route(self, req) -> Resp:
         if req.path.lower() == "/v1.0" or req.path.lower().startswith("/v1.0/"):
             return self.graph.handle(req)
-        for pattern, handler in ((_DISCOVERY, self._discovery), (_TOKEN, self._token), (_JWKS, self._jwks)):
+        for pattern, handler in (
+            (_DISCOVERY, self._discovery),
+            (_TOKEN, self._token),
+            (_JWKS, self._jwks),
+        ):
             match = pattern.match(req.path)
             if match:
                 return handler(req, match.group("tenant"))
-        return json_resp(404, {"error": {"code": "NotFound", "message": f"No emulated endpoint at {req.path}."}})
+        return json_resp(
+            404,
+            {
+                "error": {
+                    "code": "NotFound",
+                    "message": f"No emulated endpoint at {req.path}.",
+                }
+            },
+        )
 
     def _identity_fault(self, req):
-        """Token and discovery requests fault only when faults.path_contains selects them."""
+        """Token/discovery requests fault only when faults.path_contains says so."""
         fault = self.faults.draw([req.path + "?" + urlencode(req.query)], is_token=True)
         if fault is None:
             return None
@@ -175,8 +230,14 @@ class Emulator:
         if fault == "drop":
             raise DropConnection()
         status = {"429": 429, "503": 503, "504": 504}[fault]
-        resp = self.identity.error(AadError(90033, "temporarily_unavailable", status,
-                                            "A transient error has occurred. Please try again."))
+        resp = self.identity.error(
+            AadError(
+                90033,
+                "temporarily_unavailable",
+                status,
+                "A transient error has occurred. Please try again.",
+            )
+        )
         resp.headers["Retry-After"] = str(self.faults.retry_after)
         resp.fault = fault
         return resp
@@ -191,10 +252,20 @@ class Emulator:
 
     def _token(self, req, tenant):
         if req.method != "POST":
-            return json_resp(405, {"error": "invalid_request", "error_description": "AADSTS900561: The endpoint "
-                                   "only accepts POST requests."})
+            return json_resp(
+                405,
+                {
+                    "error": "invalid_request",
+                    "error_description": "AADSTS900561: The endpoint "
+                    "only accepts POST requests.",
+                },
+            )
         resp = self._identity_fault(req) or self.identity.token(tenant, req)
-        form = dict(p.split("=", 1) for p in req.body.decode("utf-8", "replace").split("&") if "=" in p)
+        form = dict(
+            p.split("=", 1)
+            for p in req.body.decode("utf-8", "replace").split("&")
+            if "=" in p
+        )
         resp.client_id = form.get("client_id")
         return resp
 
@@ -205,26 +276,39 @@ class Emulator:
         if sock is None:
             return
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+            )
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
 
     def _log(self, req, resp, started):
         batch_size = 0
-        if req.path.lower().endswith("/$batch") and resp is not None and isinstance(resp.data, dict):
+        if (
+            req.path.lower().endswith("/$batch")
+            and resp is not None
+            and isinstance(resp.data, dict)
+        ):
             batch_size = len(resp.data.get("responses") or [])
-        self.log.append(LoggedRequest(
-            method=req.method, path=req.path, query=dict(req.query),
-            status=resp.status if resp is not None else None,
-            client_id=resp.client_id if resp is not None else None,
-            mailbox=resp.mailbox if resp is not None else None, in_batch=False, batch_size=batch_size,
-            fault=resp.fault if resp is not None else "drop",
-            started=started, duration=time.time() - started))
+        self.log.append(
+            LoggedRequest(
+                method=req.method,
+                path=req.path,
+                query=dict(req.query),
+                status=resp.status if resp is not None else None,
+                client_id=resp.client_id if resp is not None else None,
+                mailbox=resp.mailbox if resp is not None else None,
+                in_batch=False,
+                batch_size=batch_size,
+                fault=resp.fault if resp is not None else "drop",
+                started=started,
+                duration=time.time() - started,
+            )
+        )
 
 
 def _reason(status):
-    from http import HTTPStatus
     try:
         return HTTPStatus(status).phrase
     except ValueError:

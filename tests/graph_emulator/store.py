@@ -13,7 +13,6 @@ import struct
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Optional
 
 from . import ids, mime
 
@@ -26,7 +25,9 @@ WELL_KNOWN = {
     "archive": "Archive",
     "outbox": "Outbox",
 }
-_SUBJECT_PREFIX = re.compile(r"^\s*(re|fw|fwd|aw|wg|enc|res|sv|vs|tr|antw|rif)\s*(\[\d+\])?\s*:\s*", re.I)
+_SUBJECT_PREFIX = re.compile(
+    r"^\s*(re|fw|fwd|aw|wg|enc|res|sv|vs|tr|antw|rif)\s*(\[\d+\])?\s*:\s*", re.I
+)
 
 
 class FolderExists(Exception):
@@ -46,7 +47,8 @@ def normalize_subject(subject: str) -> str:
 class Event:
     seq: int
     key: str  # immutable id of the message
-    kind: str  # created (arrived in the folder) | updated | deleted (deleted or moved out)
+    # created (arrived in the folder) | updated | deleted (deleted or moved out)
+    kind: str
     rest_id: str  # the REST id the message had in this folder at that moment
 
 
@@ -78,7 +80,11 @@ class Folder:
         """Tests may compare with a name, well-known name, path or id."""
         if isinstance(other, str):
             low = other.casefold()
-            return other == self.id or low in (self.name.casefold(), (self.well_known or "").casefold(), self.path.casefold())
+            return other == self.id or low in (
+                self.name.casefold(),
+                (self.well_known or "").casefold(),
+                self.path.casefold(),
+            )
         return self is other
 
     def __hash__(self):
@@ -107,7 +113,9 @@ class Message:
         self.conversation_id = None
         self.conversation_index = b""
         self.deleted = False
-        self.internet_message_id = self.parsed.message_id or f"<{secrets.token_hex(16)}@{mailbox.domain}>"
+        self.internet_message_id = (
+            self.parsed.message_id or f"<{secrets.token_hex(16)}@{mailbox.domain}>"
+        )
 
     @property
     def id(self):
@@ -141,8 +149,11 @@ class Mailbox:
         self.lock = tenant.lock
         self.address = address
         self.id = ids.new_guid()  # the user's object id, usable instead of the UPN
-        self.guid = ids.new_guid()  # the mailbox guid embedded in item ids
+        self.guid = ids.mailbox_guid()  # embedded in item ids
         self.display_name = display_name or address.split("@")[0]
+        # False: a user without an Exchange Online mailbox (Graph answers 404
+        # MailboxNotEnabledForRESTAPI).
+        self.rest_enabled = True
         self.domain = address.rsplit("@", 1)[-1]
         self.seq = 0
         self.folders = {}
@@ -165,7 +176,7 @@ class Mailbox:
             parent.children.append(folder)
         return folder
 
-    def find_folder(self, key, by_name=False) -> Optional[Folder]:
+    def find_folder(self, key, by_name=False) -> Folder | None:
         """By id or well-known name (what Graph accepts); by_name also tries display
         names and paths like "Inbox/Tickets" (a convenience for tests)."""
         with self.lock:
@@ -194,20 +205,30 @@ class Mailbox:
         under one parent raise FolderExists, like Exchange."""
         with self.lock:
             parent_folder = self.root if parent is None else self.folder(parent)
-            if any(c.name.casefold() == name.casefold() for c in parent_folder.children):
+            if any(
+                c.name.casefold() == name.casefold() for c in parent_folder.children
+            ):
                 raise FolderExists(name)
             return self._new_folder(name, parent_folder, hidden=hidden)
 
     # -- change log ------------------------------------------------------
     def _log(self, folder, msg, kind, rest_id=None):
         self.seq += 1
-        folder.events.append(Event(self.seq, msg.immutable_id, kind, rest_id or msg.rest_id))
+        folder.events.append(
+            Event(self.seq, msg.immutable_id, kind, rest_id or msg.rest_id)
+        )
 
     # -- messages --------------------------------------------------------
-    def deliver(self, eml, folder="inbox", received=None, is_read=False, conversation_id=None) -> Message:
+    def deliver(
+        self, eml, folder="inbox", received=None, is_read=False, conversation_id=None
+    ) -> Message:
         with self.lock:
             target = self.folder(folder)
-            received = (received or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
+            received = (
+                (received or datetime.now(timezone.utc))
+                .astimezone(timezone.utc)
+                .replace(microsecond=0)
+            )
             msg = Message(self, eml, target, received, is_read)
             self._assign_conversation(msg, conversation_id)
             self.live[msg.immutable_id] = msg
@@ -237,7 +258,9 @@ class Mailbox:
             msg.conversation_index = parsed.thread_index or root
         else:
             child = struct.pack(">Q", int(time.time() * 1000) & 0xFFFFFFFFFF)[3:]
-            msg.conversation_index = parsed.thread_index or self._conversation_root[conv] + child
+            msg.conversation_index = (
+                parsed.thread_index or self._conversation_root[conv] + child
+            )
         msg.conversation_id = conv
         if topic:
             self._topic_conversation.setdefault(topic, conv)
@@ -251,7 +274,7 @@ class Mailbox:
                 return list(self.live.values())
             return list(self.folder(folder).items.values())
 
-    def find_message(self, any_id) -> Optional[Message]:
+    def find_message(self, any_id) -> Message | None:
         """Current REST id or immutable id; old REST ids (before a move) are gone."""
         with self.lock:
             return self.by_rest_id.get(any_id) or self.live.get(any_id)
@@ -292,7 +315,9 @@ class Mailbox:
     def remove(self, any_id):
         """Hard delete (what a human emptying Deleted Items does)."""
         with self.lock:
-            msg = self.get(any_id.immutable_id if isinstance(any_id, Message) else any_id)
+            msg = self.get(
+                any_id.immutable_id if isinstance(any_id, Message) else any_id
+            )
             self._log(msg.folder, msg, "deleted")
             del msg.folder.items[msg.immutable_id]
             del self.live[msg.immutable_id]
@@ -300,7 +325,7 @@ class Mailbox:
             msg.deleted = True
             self.tombstones[msg.immutable_id] = msg
 
-    def any_message(self, key) -> Optional[Message]:
+    def any_message(self, key) -> Message | None:
         """Live or deleted, by immutable id (delta needs deleted ones for @removed)."""
         return self.live.get(key) or self.tombstones.get(key)
 
@@ -309,16 +334,29 @@ class Mailbox:
 
 
 class App:
-    def __init__(self, tenant, client_id, secret, secret_expired, certificate_pem, roles,
-                 allowed_mailboxes, display_name):
+    def __init__(
+        self,
+        tenant,
+        client_id,
+        secret,
+        secret_expired,
+        certificate_pem,
+        roles,
+        allowed_mailboxes,
+        display_name,
+    ):
         self.tenant = tenant
         self.client_id = client_id
         self.secret = secret
-        self.secret_id = ids.new_guid()  # what admins paste by mistake instead of the value
+        self.secret_id = (
+            ids.new_guid()
+        )  # what admins paste by mistake instead of the value
         self.secret_expired = secret_expired
         self.certificate_pem = certificate_pem
         self.roles = list(roles)
-        self.allowed_mailboxes = None if allowed_mailboxes is None else list(allowed_mailboxes)
+        self.allowed_mailboxes = (
+            None if allowed_mailboxes is None else list(allowed_mailboxes)
+        )
         self.display_name = display_name or f"App {client_id[:8]}"
         self.service_principal_id = ids.new_guid()
 
@@ -339,11 +377,27 @@ class Tenant:
         self.apps = {}
         self.mailboxes = {}  # address (casefolded) -> Mailbox
 
-    def add_app(self, client_id=None, secret="s3cr3t", secret_expired=False, certificate_pem=None,
-                roles=("Mail.ReadWrite",), allowed_mailboxes=None, display_name=None) -> App:
+    def add_app(
+        self,
+        client_id=None,
+        secret="s3cr3t",
+        secret_expired=False,
+        certificate_pem=None,
+        roles=("Mail.ReadWrite",),
+        allowed_mailboxes=None,
+        display_name=None,
+    ) -> App:
         with self.lock:
-            app = App(self, client_id or ids.new_guid(), secret, secret_expired, certificate_pem,
-                      roles, allowed_mailboxes, display_name)
+            app = App(
+                self,
+                client_id or ids.new_guid(),
+                secret,
+                secret_expired,
+                certificate_pem,
+                roles,
+                allowed_mailboxes,
+                display_name,
+            )
             self.apps[app.client_id] = app
             return app
 
@@ -353,7 +407,7 @@ class Tenant:
             self.mailboxes[address.casefold()] = mbox
             return mbox
 
-    def find_mailbox(self, key) -> Optional[Mailbox]:
+    def find_mailbox(self, key) -> Mailbox | None:
         """UPN/address (any case) or the user's object id."""
         with self.lock:
             key = (key or "").casefold()

@@ -1,4 +1,4 @@
-"""Exchange Online throttling per (application, mailbox): concurrency and request budget."""
+"""Exchange Online throttling per (application, mailbox): concurrency, budget."""
 
 import math
 import threading
@@ -15,7 +15,7 @@ class Throttle:
         self.count_throttled = True  # Microsoft: throttled requests still count
 
     def acquire(self, key):
-        """Take a slot. Returns None, or (reason, retry_after_seconds) when throttled."""
+        """Take a slot: None, or (limit name, retry_after_seconds) when throttled."""
         count, window = self._emu.request_budget
         now = time.monotonic()
         with self._lock:

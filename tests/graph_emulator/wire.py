@@ -8,9 +8,12 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any
 
-GRAPH_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+GRAPH_JSON = (
+    "application/json;odata.metadata=minimal;odata.streaming=true;"
+    "IEEE754Compatible=false;charset=utf-8"
+)
 
 
 class DropConnection(Exception):
@@ -35,17 +38,30 @@ class Req:
 
 
 @dataclass
+class Ctx:
+    """Who is calling: the authenticated app (from the token) and its tenant."""
+
+    app: Any
+    tenant: Any
+    claims: dict
+    in_batch: bool = False
+    batch_size: int = 0
+
+
+@dataclass
 class Resp:
     status: int
     headers: dict = field(default_factory=dict)
     body: bytes = b""
     data: Any = None  # the JSON value when the body is JSON (kept for $batch)
-    fault: Optional[str] = None  # the injected fault that produced/affected it
-    mailbox: Optional[str] = None  # for the request log
-    client_id: Optional[str] = None
+    fault: str | None = None  # the injected fault that produced/affected it
+    mailbox: str | None = None  # for the request log
+    client_id: str | None = None
 
 
-def json_resp(status, data, headers=None, content_type="application/json; charset=utf-8"):
+def json_resp(
+    status, data, headers=None, content_type="application/json; charset=utf-8"
+):
     hdrs = {"Content-Type": content_type}
     hdrs.update(headers or {})
     return Resp(status, hdrs, json.dumps(data).encode(), data)
@@ -80,7 +96,8 @@ def graph_error(status, code, message, req=None, headers=None):
 
 
 def parse_prefer(req) -> dict:
-    """Prefer: IdType="ImmutableId", odata.maxpagesize=50 -> {"idtype": "ImmutableId", ...}.
+    """Prefer: IdType="ImmutableId", odata.maxpagesize=50
+    -> {"idtype": "ImmutableId", "odata.maxpagesize": "50"}.
 
     Several Prefer headers arrive joined with commas (WSGI folds them)."""
     out = {}

@@ -1,0 +1,101 @@
+"""Run the emulator in the foreground for demos.
+
+python -m graph_emulator --port 8443 --tenant-id T --client-id C --secret S \
+    --mailbox support@contoso.com --seed-dir DIR --drop-dir DIR [--state-dir DIR]
+"""
+
+import argparse
+import glob
+import os
+import sys
+import time
+
+from .server import Emulator
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(
+        prog="python -m graph_emulator", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8443)
+    parser.add_argument("--tenant-id", default=None)
+    parser.add_argument("--domain", default="contoso.onmicrosoft.com")
+    parser.add_argument("--client-id", default=None)
+    parser.add_argument("--secret", default="s3cr3t")
+    parser.add_argument(
+        "--certificate",
+        default=None,
+        help="PEM file of the app's certificate (public part)",
+    )
+    parser.add_argument(
+        "--roles",
+        default="Mail.ReadWrite",
+        help="comma-separated application permissions",
+    )
+    parser.add_argument("--mailbox", action="append", default=None, help="repeatable")
+    parser.add_argument(
+        "--seed-dir", default=None, help=".eml files delivered to the inbox at start"
+    )
+    parser.add_argument(
+        "--drop-dir", default=None, help=".eml files dropped here later are delivered"
+    )
+    parser.add_argument(
+        "--state-dir", default=None, help="where to write the CA certificate"
+    )
+    parser.add_argument("--poll", type=float, default=2.0)
+    return parser.parse_args(argv)
+
+
+def _deliver_new(mailboxes, directory, seen):
+    for path in sorted(glob.glob(os.path.join(directory, "*.eml"))):
+        if path in seen:
+            continue
+        seen.add(path)
+        for mbox in mailboxes:
+            msg = mbox.deliver_file(path)
+            print(
+                f"delivered {os.path.basename(path)} to {mbox.address}: "
+                f"{msg.subject!r}",
+                flush=True,
+            )
+
+
+def main(argv=None):
+    args = _parse(argv)
+    emu = Emulator(host=args.host, port=args.port, state_dir=args.state_dir).start()
+    tenant = emu.add_tenant(args.tenant_id, args.domain)
+    cert = open(args.certificate).read() if args.certificate else None
+    app = tenant.add_app(
+        args.client_id,
+        secret=args.secret,
+        certificate_pem=cert,
+        roles=[r.strip() for r in args.roles.split(",") if r.strip()],
+    )
+    mailboxes = [
+        tenant.add_mailbox(a) for a in (args.mailbox or ["support@contoso.com"])
+    ]
+    print(f"Graph emulator on {emu.url}  (Graph: {emu.graph_url})")
+    print(f"CA certificate: {emu.ca_path}")
+    print(f"tenant id: {tenant.id}  domain: {tenant.domain}")
+    print(
+        f"client id: {app.client_id}  secret: {app.secret}  secret id: {app.secret_id}"
+    )
+    print(f"mailboxes: {', '.join(m.address for m in mailboxes)}", flush=True)
+    seen = set()
+    if args.seed_dir:
+        _deliver_new(mailboxes, args.seed_dir, seen)
+    try:
+        while True:
+            if args.drop_dir and os.path.isdir(args.drop_dir):
+                _deliver_new(mailboxes, args.drop_dir, seen)
+            time.sleep(args.poll)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emu.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
