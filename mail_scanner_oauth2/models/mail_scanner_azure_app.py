@@ -39,7 +39,9 @@ class MailScannerAzureApp(models.Model):
     _description = "Mail Scanner Azure App"
     _order = "name"
 
-    name = fields.Char(required=True, default=lambda self: self.env._("Microsoft 365 app"))
+    name = fields.Char(
+        required=True, default=lambda self: self.env._("Microsoft 365 app")
+    )
     company_id = fields.Many2one(
         "res.company", required=True, default=lambda self: self.env.company
     )
@@ -135,7 +137,9 @@ class MailScannerAzureApp(models.Model):
             if app.credential_kind == "certificate" and app.certificate_private_key:
                 if "PRIVATE KEY" not in app.certificate_private_key:
                     raise ValidationError(
-                        self.env._("The private key must be PEM text (BEGIN PRIVATE KEY).")
+                        self.env._(
+                            "The private key must be PEM text (BEGIN PRIVATE KEY)."
+                        )
                     )
 
     @api.model_create_multi

@@ -35,7 +35,9 @@ class MailScannerFolder(models.Model):
 
     def _sync_from_graph(self, mailbox, folders):
         """Mirrors Graph's folder tree for the mailbox; returns graph id -> record."""
-        existing = {f.graph_id: f for f in self.search([("mailbox_id", "=", mailbox.id)])}
+        existing = {
+            f.graph_id: f for f in self.search([("mailbox_id", "=", mailbox.id)])
+        }
         seen = {}
         for folder in _walk(folders):
             vals = {
@@ -54,7 +56,9 @@ class MailScannerFolder(models.Model):
             seen[folder.id] = record
         # Folders that disappeared stay unless in use: the mailbox may point at them.
         in_use = mailbox.folder_id | mailbox.move_folder_id
-        (self.browse([r.id for g, r in existing.items() if g not in seen]) - in_use).unlink()
+        (
+            self.browse([r.id for g, r in existing.items() if g not in seen]) - in_use
+        ).unlink()
         return seen
 
 

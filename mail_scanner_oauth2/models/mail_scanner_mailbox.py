@@ -185,7 +185,7 @@ class MailScannerMailbox(models.Model):
     def _check_and_start(self):
         """Proves the access, mirrors the folders and starts scanning at once."""
         for mailbox in self:
-            folder = mailbox._check_access()
+            folder = mailbox._check_graph_access()
             mailbox._refresh_folders()
             vals = {
                 "state": "running",
@@ -193,14 +193,18 @@ class MailScannerMailbox(models.Model):
                 "cutoff_date": mailbox.cutoff_date or fields.Datetime.now(),
             }
             if not mailbox.folder_id:
-                vals["folder_id"] = self.env["mail.scanner.folder"].search(
-                    [("mailbox_id", "=", mailbox.id), ("graph_id", "=", folder.id)],
-                    limit=1,
-                ).id
+                vals["folder_id"] = (
+                    self.env["mail.scanner.folder"]
+                    .search(
+                        [("mailbox_id", "=", mailbox.id), ("graph_id", "=", folder.id)],
+                        limit=1,
+                    )
+                    .id
+                )
             mailbox.with_context(mail_scanner_starting=True).write(vals)
         self._trigger_sync()
 
-    def _check_access(self):
+    def _check_graph_access(self):
         self.ensure_one()
         try:
             return self.app_id._graph_client().check_access(
@@ -237,8 +241,10 @@ class MailScannerMailbox(models.Model):
         for mailbox in self:
             if not mailbox._is_complete():
                 raise UserError(
-                    self.env._("Choose the account kind and the Azure app, and enter "
-                      "the mailbox address first.")
+                    self.env._(
+                        "Choose the account kind and the Azure app, and enter "
+                        "the mailbox address first."
+                    )
                 )
         self._check_and_start()
         return True
@@ -277,9 +283,7 @@ class MailScannerMailbox(models.Model):
         except graph_errors.GraphError as exc:
             raise UserError(str(exc)) from None
         records = self._refresh_folders()
-        self.write(
-            {"move_folder_id": records[folder.id].id, "new_folder_name": False}
-        )
+        self.write({"move_folder_id": records[folder.id].id, "new_folder_name": False})
         return True
 
     def action_open_app(self):
@@ -397,7 +401,9 @@ class MailScannerMailbox(models.Model):
         for page in round_.pages():
             Ledger._record_refs(self, [ref for ref in page if not ref.removed])
             self._scanner_commit()
-        self.write({"delta_link": round_.delta_link, "last_sync": fields.Datetime.now()})
+        self.write(
+            {"delta_link": round_.delta_link, "last_sync": fields.Datetime.now()}
+        )
         self._scanner_commit()
 
     def _importable_domain(self):
@@ -452,8 +458,10 @@ class MailScannerMailbox(models.Model):
         else:
             results = client.mark_read(self.address, ids)
         finished = rows.filtered(
-            lambda r: results.get(r.graph_id) is None
-            or isinstance(results[r.graph_id], graph_errors.ItemNotFound)
+            lambda r: (
+                results.get(r.graph_id) is None
+                or isinstance(results[r.graph_id], graph_errors.ItemNotFound)
+            )
         )
         finished.write({"after_import_done": True})
         self._scanner_commit()

@@ -30,7 +30,7 @@ class MailScannerMessage(models.Model):
     company_id = fields.Many2one(related="mailbox_id.company_id", store=True)
     graph_id = fields.Char(string="Graph ID", required=True, readonly=True)
     internet_message_id = fields.Char(string="Message-ID", readonly=True, index=True)
-    conversation_id = fields.Char(string="Conversation", readonly=True, index=True)
+    conversation_id = fields.Char(readonly=True, index=True)
     received_date = fields.Datetime(string="Received", readonly=True, index=True)
     sender = fields.Char(readonly=True)
     subject = fields.Char(readonly=True)
@@ -78,7 +78,10 @@ class MailScannerMessage(models.Model):
             return self.browse()
         known = set(
             self.search(
-                [("mailbox_id", "=", mailbox.id), ("graph_id", "in", [r.id for r in refs])]
+                [
+                    ("mailbox_id", "=", mailbox.id),
+                    ("graph_id", "in", [r.id for r in refs]),
+                ]
             ).mapped("graph_id")
         )
         vals_list = []
@@ -92,8 +95,7 @@ class MailScannerMessage(models.Model):
                     "graph_id": ref.id,
                     "internet_message_id": ref.internet_message_id,
                     "conversation_id": ref.conversation_id,
-                    "received_date": ref.received
-                    and ref.received.replace(tzinfo=None),
+                    "received_date": ref.received and ref.received.replace(tzinfo=None),
                     "sender": ref.sender,
                     "subject": ref.subject,
                     "size": ref.size or 0,
@@ -137,7 +139,9 @@ class MailScannerMessage(models.Model):
         except Exception as exc:  # pylint: disable=broad-except
             # Whatever the gateway chokes on stays retryable and never blocks
             # the next mail.
-            _logger.info("Mail Scanner could not import %s", self.graph_id, exc_info=True)
+            _logger.info(
+                "Mail Scanner could not import %s", self.graph_id, exc_info=True
+            )
             self._record_failure(self.env._("Odoo could not import this mail: %s", exc))
             return 0
         self.write(dict(outcome, attempts=self.attempts + 1))
@@ -199,7 +203,9 @@ class MailScannerMessage(models.Model):
         if re.search(rb"(?im)^message-id:[ \t]*\S", head):
             return mime
         digest = hashlib.sha256(self.graph_id.encode()).hexdigest()[:32]
-        return b"Message-ID: <%s.mail-scanner@graph.invalid>\r\n" % digest.encode() + mime
+        return (
+            b"Message-ID: <%s.mail-scanner@graph.invalid>\r\n" % digest.encode() + mime
+        )
 
     def _ticket_of(self, message):
         if message.model != "helpdesk.ticket" or not message.res_id:
@@ -313,7 +319,9 @@ class MailScannerMessage(models.Model):
     def _record_fetch_failure(self, exc):
         self.ensure_one()
         if self._lock_for_import():
-            self._record_failure(self.env._("The mail could not be downloaded: %s", exc))
+            self._record_failure(
+                self.env._("The mail could not be downloaded: %s", exc)
+            )
 
     # ---------------------------------------------------------------- actions
     def action_retry(self):
@@ -335,5 +343,7 @@ class MailScannerMessage(models.Model):
 
 def _ticket_people(ticket):
     emails = {tools.email_normalize(ticket.partner_email or "")}
-    emails |= {p.email_normalized for p in ticket.partner_id | ticket.message_partner_ids}
+    emails |= {
+        p.email_normalized for p in ticket.partner_id | ticket.message_partner_ids
+    }
     return emails - {False, None, ""}

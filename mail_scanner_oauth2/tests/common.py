@@ -109,9 +109,15 @@ class MailScannerCase(EmulatorRequestsMixin, TransactionCase):
         values.update(vals)
         return self.env["mail.scanner.mailbox"].create(values)
 
-    def deliver(self, subject="Printer on fire", sender="Ana Souza <ana@customer.example>",
-                body="Hello, the printer is on fire.", folder="inbox", received=None,
-                **kwargs):
+    def deliver(
+        self,
+        subject="Printer on fire",
+        sender="Ana Souza <ana@customer.example>",
+        body="Hello, the printer is on fire.",
+        folder="inbox",
+        received=None,
+        **kwargs,
+    ):
         kwargs.setdefault("to", self.mailbox_address)
         eml = make_eml(subject, sender, body=body, **kwargs)
         return self.graph_mailbox.deliver(
@@ -122,11 +128,16 @@ class MailScannerCase(EmulatorRequestsMixin, TransactionCase):
         return self.graph_mailbox.deliver(raw, folder=folder)
 
     def ledger(self, mailbox):
-        return self.env["mail.scanner.message"].search([("mailbox_id", "=", mailbox.id)])
+        return self.env["mail.scanner.message"].search(
+            [("mailbox_id", "=", mailbox.id)]
+        )
 
     def row_of(self, mailbox, graph_message):
         return self.env["mail.scanner.message"].search(
-            [("mailbox_id", "=", mailbox.id), ("graph_id", "=", graph_message.immutable_id)]
+            [
+                ("mailbox_id", "=", mailbox.id),
+                ("graph_id", "=", graph_message.immutable_id),
+            ]
         )
 
     def sync(self, mailbox):
@@ -134,5 +145,11 @@ class MailScannerCase(EmulatorRequestsMixin, TransactionCase):
 
     def tickets_of(self, *graph_messages):
         return self.env["helpdesk.ticket"].search(
-            [("message_ids.message_id", "in", [m.internet_message_id for m in graph_messages])]
+            [
+                (
+                    "message_ids.message_id",
+                    "in",
+                    [m.internet_message_id for m in graph_messages],
+                )
+            ]
         )

@@ -2,6 +2,8 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 import uuid
 
+from graph_emulator.pytest_fixtures import self_signed_certificate
+
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 
@@ -40,7 +42,8 @@ class TestAzureApp(MailScannerCase):
         expired_tenant = self.emu.add_tenant()
         expired = expired_tenant.add_app(secret="expired~value", secret_expired=True)
         expired_app = self.create_app(
-            tenant_id=expired_tenant.id, client_id=expired.client_id,
+            tenant_id=expired_tenant.id,
+            client_id=expired.client_id,
             client_secret="expired~value",
         )
         unknown_app = self.create_app(client_id=str(uuid.uuid4()))
@@ -83,14 +86,15 @@ class TestAzureApp(MailScannerCase):
         self.assertEqual(app.client_id, self.graph_app.client_id)
 
     def test_certificate_credential(self):
-        from graph_emulator.pytest_fixtures import self_signed_certificate
-
         private_key, certificate, _thumbprint = self_signed_certificate()
         tenant = self.emu.add_tenant()
         graph_app = tenant.add_app(secret=None, certificate_pem=certificate)
         app = self.create_app(
-            tenant_id=tenant.id, client_id=graph_app.client_id,
-            credential_kind="certificate", client_secret=False,
-            certificate_private_key=private_key, certificate_public=certificate,
+            tenant_id=tenant.id,
+            client_id=graph_app.client_id,
+            credential_kind="certificate",
+            client_secret=False,
+            certificate_private_key=private_key,
+            certificate_public=certificate,
         )
         self.assertEqual(self._check_message(app), SUCCESS)

@@ -31,30 +31,47 @@ class TestConcurrentRuns(EmulatorRequestsMixin, TransactionCase):
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             point_at_emulator(env, self.emu)
-            company = env["res.company"].create({"name": f"Concurrent {uuid.uuid4().hex[:6]}"})
-            app = env["mail.scanner.azure.app"].create({
-                "tenant_id": self.tenant.id, "client_id": self.graph_app.client_id,
-                "client_secret": self.graph_app.secret, "company_id": company.id,
-            })
-            mailbox = env["mail.scanner.mailbox"].create({
-                "account_kind": "microsoft", "app_id": app.id, "company_id": company.id,
-                "address": self.graph_mailbox.address,
-                "cutoff_date": datetime.now() - timedelta(minutes=1),
-            })
+            company = env["res.company"].create(
+                {"name": f"Concurrent {uuid.uuid4().hex[:6]}"}
+            )
+            app = env["mail.scanner.azure.app"].create(
+                {
+                    "tenant_id": self.tenant.id,
+                    "client_id": self.graph_app.client_id,
+                    "client_secret": self.graph_app.secret,
+                    "company_id": company.id,
+                }
+            )
+            mailbox = env["mail.scanner.mailbox"].create(
+                {
+                    "account_kind": "microsoft",
+                    "app_id": app.id,
+                    "company_id": company.id,
+                    "address": self.graph_mailbox.address,
+                    "cutoff_date": datetime.now() - timedelta(minutes=1),
+                }
+            )
             self.company_id, self.mailbox_id = company.id, mailbox.id
         self.addCleanup(self._drop_committed_data)
         for n in range(MAILS):
-            self.graph_mailbox.deliver(make_eml(
-                f"Concurrent {n}", f"Client {n} <client{n}@customer.example>",
-                self.graph_mailbox.address, f"Mail number {n}",
-            ))
+            self.graph_mailbox.deliver(
+                make_eml(
+                    f"Concurrent {n}",
+                    f"Client {n} <client{n}@customer.example>",
+                    self.graph_mailbox.address,
+                    f"Mail number {n}",
+                )
+            )
 
     def _drop_committed_data(self):
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             mailbox = env["mail.scanner.mailbox"].browse(self.mailbox_id)
-            tickets = env["mail.scanner.message"].search(
-                [("mailbox_id", "=", mailbox.id)]).ticket_id
+            tickets = (
+                env["mail.scanner.message"]
+                .search([("mailbox_id", "=", mailbox.id)])
+                .ticket_id
+            )
             tickets.unlink()
             app = mailbox.app_id
             mailbox.unlink()
@@ -75,9 +92,13 @@ class TestConcurrentRuns(EmulatorRequestsMixin, TransactionCase):
         errors, barrier = [], threading.Barrier(2)
         # The environments are made here: while tests run, this thread holds the
         # registry lock that a new environment in another thread would wait for.
-        envs = [api.Environment(self.registry.cursor(), SUPERUSER_ID, {}) for _n in range(2)]
+        envs = [
+            api.Environment(self.registry.cursor(), SUPERUSER_ID, {}) for _n in range(2)
+        ]
         threads = [
-            threading.Thread(target=self._run_in_own_transaction, args=(env, errors, barrier))
+            threading.Thread(
+                target=self._run_in_own_transaction, args=(env, errors, barrier)
+            )
             for env in envs
         ]
         for thread in threads:
@@ -89,13 +110,20 @@ class TestConcurrentRuns(EmulatorRequestsMixin, TransactionCase):
     def _assert_each_mail_once(self):
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
-            rows = env["mail.scanner.message"].search([("mailbox_id", "=", self.mailbox_id)])
+            rows = env["mail.scanner.message"].search(
+                [("mailbox_id", "=", self.mailbox_id)]
+            )
             self.assertEqual(len(rows), MAILS, "a ledger row per mail, none twice")
             self.assertEqual(set(rows.mapped("state")), {"done"})
-            tickets = env["helpdesk.ticket"].search([("company_id", "=", self.company_id)])
-            self.assertEqual(len(tickets), MAILS, "one ticket per mail: none lost or doubled")
+            tickets = env["helpdesk.ticket"].search(
+                [("company_id", "=", self.company_id)]
+            )
             self.assertEqual(
-                sorted(tickets.mapped("name")), sorted(f"Concurrent {n}" for n in range(MAILS))
+                len(tickets), MAILS, "one ticket per mail: none lost or doubled"
+            )
+            self.assertEqual(
+                sorted(tickets.mapped("name")),
+                sorted(f"Concurrent {n}" for n in range(MAILS)),
             )
         self.assertTrue(all(m.is_read for m in self.graph_mailbox.messages("inbox")))
 
@@ -108,8 +136,10 @@ class TestConcurrentRuns(EmulatorRequestsMixin, TransactionCase):
         # ledger keep every mail exactly once.
         Mailbox = type(self.env["mail.scanner.mailbox"])
         # PostgreSQL then refuses one of two concurrent writes; Odoo logs it.
-        with patch.object(Mailbox, "_try_lock", lambda self: True), \
-                patch.object(Mailbox, "_unlock", lambda self: None), \
-                mute_logger("odoo.sql_db"):
+        with (
+            patch.object(Mailbox, "_try_lock", lambda self: True),
+            patch.object(Mailbox, "_unlock", lambda self: None),
+            mute_logger("odoo.sql_db"),
+        ):
             self._two_runs_at_once()
         self._assert_each_mail_once()

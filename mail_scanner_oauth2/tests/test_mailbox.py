@@ -28,7 +28,9 @@ class TestMailbox(MailScannerCase):
         self.assertEqual(mailbox.address, self.mailbox_address)
         self.assertTrue(mailbox.cutoff_date, "old mail must not become tickets")
         self.assertEqual(mailbox.folder_id.name, "Inbox")
-        self.assertEqual(mailbox.folder_id.graph_id, self.graph_mailbox.folder("inbox").id)
+        self.assertEqual(
+            mailbox.folder_id.graph_id, self.graph_mailbox.folder("inbox").id
+        )
         self.assertGreater(self._cron_triggers(), triggers)
 
     def test_incomplete_mailbox_stays_draft(self):
@@ -69,9 +71,11 @@ class TestMailbox(MailScannerCase):
     def test_folders_are_stored_by_id_and_created_from_odoo(self):
         self.graph_mailbox.add_folder("Tickets", parent="inbox")
         mailbox = self.create_mailbox()
-        paths = mailbox.env["mail.scanner.folder"].search(
-            [("mailbox_id", "=", mailbox.id)]
-        ).mapped("path")
+        paths = (
+            mailbox.env["mail.scanner.folder"]
+            .search([("mailbox_id", "=", mailbox.id)])
+            .mapped("path")
+        )
         self.assertIn("Inbox/Tickets", paths)
         mailbox.write({"after_import": "move", "new_folder_name": "Imported"})
         mailbox.action_create_folder()
@@ -90,4 +94,6 @@ class TestMailbox(MailScannerCase):
         mailbox = self.create_mailbox()
         settings = self.env["res.config.settings"].create({})
         self.assertEqual(settings.mail_scanner_mailbox_id, mailbox)
-        self.assertEqual(settings.action_mail_scanner_open_mailbox()["res_id"], mailbox.id)
+        self.assertEqual(
+            settings.action_mail_scanner_open_mailbox()["res_id"], mailbox.id
+        )

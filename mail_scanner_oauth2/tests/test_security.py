@@ -14,17 +14,24 @@ class TestSecurity(MailScannerCase):
         self.deliver()
         self.sync(self.mailbox)
         self.agent = new_test_user(
-            self.env, login="scanner_agent",
+            self.env,
+            login="scanner_agent",
             groups="base.group_user,helpdesk_mgmt.group_helpdesk_manager",
         )
         self.settings_admin = new_test_user(
-            self.env, login="scanner_erp_manager", groups="base.group_user,base.group_erp_manager"
+            self.env,
+            login="scanner_erp_manager",
+            groups="base.group_user,base.group_erp_manager",
         )
 
     def test_non_admins_cannot_read_anything(self):
         for user in (self.agent, self.settings_admin):
-            for model in ("mail.scanner.azure.app", "mail.scanner.mailbox",
-                          "mail.scanner.message", "mail.scanner.folder"):
+            for model in (
+                "mail.scanner.azure.app",
+                "mail.scanner.mailbox",
+                "mail.scanner.message",
+                "mail.scanner.folder",
+            ):
                 with self.assertRaises(AccessError, msg=f"{user.login} {model}"):
                     self.env[model].with_user(user).search([]).read(["id"])
 
@@ -41,13 +48,18 @@ class TestSecurity(MailScannerCase):
 
     def test_menus_are_admin_only(self):
         menu = self.env.ref("mail_scanner_oauth2.mail_scanner_menu_root")
-        self.assertNotIn(menu.id, self.env["ir.ui.menu"].with_user(self.agent)._visible_menu_ids())
+        self.assertNotIn(
+            menu.id, self.env["ir.ui.menu"].with_user(self.agent)._visible_menu_ids()
+        )
 
     def test_other_company_cannot_see_the_mailbox(self):
         other_company = self.env["res.company"].create({"name": "Filial"})
         admin = new_test_user(
-            self.env, login="filial_admin", groups="base.group_user,base.group_system",
-            company_id=other_company.id, company_ids=[(6, 0, other_company.ids)],
+            self.env,
+            login="filial_admin",
+            groups="base.group_user,base.group_system",
+            company_id=other_company.id,
+            company_ids=[(6, 0, other_company.ids)],
         )
         self.assertFalse(self.env["mail.scanner.mailbox"].with_user(admin).search([]))
         self.assertFalse(self.env["mail.scanner.message"].with_user(admin).search([]))

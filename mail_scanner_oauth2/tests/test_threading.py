@@ -10,7 +10,9 @@ class TestThreading(MailScannerCase):
     """Replies whose headers were stripped (Outlook mobile) still find their ticket."""
 
     def _first_ticket(self, mailbox):
-        first = self.deliver(subject="Boleto em atraso", sender="Ana <ana@customer.example>")
+        first = self.deliver(
+            subject="Boleto em atraso", sender="Ana <ana@customer.example>"
+        )
         self.sync(mailbox)
         return self.row_of(mailbox, first).ticket_id
 
@@ -19,7 +21,8 @@ class TestThreading(MailScannerCase):
         ticket = self._first_ticket(mailbox)
         reply = self.deliver(
             subject=f"RE: [{ticket.number}] something else entirely",
-            sender="Ana <ana@customer.example>", body="More details.",
+            sender="Ana <ana@customer.example>",
+            body="More details.",
         )
         self.sync(mailbox)
         self.assertEqual(self.row_of(mailbox, reply).ticket_id, ticket)
@@ -33,7 +36,8 @@ class TestThreading(MailScannerCase):
         )
         ticket.message_subscribe(colleague.ids)
         reply = self.deliver(
-            subject=f"{ticket.number} update", sender="Bia <bia@customer.example>",
+            subject=f"{ticket.number} update",
+            sender="Bia <bia@customer.example>",
         )
         self.sync(mailbox)
         self.assertEqual(self.row_of(mailbox, reply).ticket_id, ticket)
@@ -43,7 +47,8 @@ class TestThreading(MailScannerCase):
         ticket = self._first_ticket(mailbox)
         intruder = self.deliver(
             subject=f"RE: [{ticket.number}] Boleto em atraso",
-            sender="Mallory <mallory@elsewhere.example>", body="Let me in.",
+            sender="Mallory <mallory@elsewhere.example>",
+            body="Let me in.",
         )
         self.sync(mailbox)
         row = self.row_of(mailbox, intruder)
@@ -59,7 +64,8 @@ class TestThreading(MailScannerCase):
         self.sync(mailbox)
         row = self.row_of(mailbox, reply)
         self.assertEqual(
-            row.conversation_id, self.row_of(mailbox, self._graph_first()).conversation_id
+            row.conversation_id,
+            self.row_of(mailbox, self._graph_first()).conversation_id,
         )
         self.assertEqual(row.ticket_id, ticket)
 
@@ -71,6 +77,8 @@ class TestThreading(MailScannerCase):
     def test_unrelated_mail_opens_a_new_ticket(self):
         mailbox = self.create_mailbox()
         ticket = self._first_ticket(mailbox)
-        other = self.deliver(subject="Another topic", sender="Ana <ana@customer.example>")
+        other = self.deliver(
+            subject="Another topic", sender="Ana <ana@customer.example>"
+        )
         self.sync(mailbox)
         self.assertNotEqual(self.row_of(mailbox, other).ticket_id, ticket)
