@@ -41,6 +41,7 @@ _F = r"/mailFolders/(?P<folder>[^/]+)"
 _M = r"/messages/(?P<msg>[^/]+)"
 _A = r"/attachments/(?P<att>[^/]+)"
 _PAREN_KEY = re.compile(r"/(\w+)\('([^']*)'\)")
+_EMPTY_SEGMENTS = re.compile(r"//+")
 _CLAUSE = re.compile(r"^\s*([\w/]+)\s+(eq|ne|ge|gt|le|lt)\s+(.+?)\s*$", re.I)
 
 
@@ -69,7 +70,8 @@ class GraphApi:
                 ("GET", _U + _F, self.get_folder, "read"),
                 ("GET", _U + _F + "/childFolders", self.list_children, "read"),
                 ("POST", _U + _F + "/childFolders", self.create_folder, "write"),
-                ("GET", _U + _F + "/messages/delta", self.get_delta, "read"),
+                # delta() is the OData function-call form the msgraph SDKs send.
+                ("GET", _U + _F + r"/messages/delta(?:\(\))?", self.get_delta, "read"),
                 ("GET", _U + _F + "/messages", self.list_messages, "read"),
                 ("GET", _U + _F + _M, self.get_message, "read"),
                 ("GET", _U + _F + _M + r"/\$value", self.get_mime, "read"),
@@ -559,6 +561,9 @@ class NotFound(Exception):
 
 
 def _relative(path):
+    # Empty segments are ignored, as by Graph: msgraph-sdk-python sends
+    # /v1.0//users/... (its base URL keeps httpx's trailing slash).
+    path = _EMPTY_SEGMENTS.sub("/", path)
     return path[5:] if path.lower().startswith("/v1.0") else path
 
 
