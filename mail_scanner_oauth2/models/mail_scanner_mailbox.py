@@ -1,6 +1,7 @@
 # Copyright 2026 mail_scanner_oauth2 developers
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 import logging
+from contextlib import closing
 from datetime import timezone
 
 from psycopg2 import errors as pg_errors
@@ -9,6 +10,7 @@ from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 
 from ..graph import errors as graph_errors
+from ..graph.prefetch import prefetched
 
 _logger = logging.getLogger(__name__)
 
@@ -428,13 +430,16 @@ class MailScannerMailbox(models.Model):
         )
         by_graph_id = {row.graph_id: row for row in rows}
         done = 0
-        for graph_id, mime in client.fetch_mime(self.address, list(by_graph_id)):
-            row = by_graph_id[graph_id]
-            if isinstance(mime, graph_errors.GraphError):
-                row._record_fetch_failure(mime)
-            else:
-                done += row._import_mime(mime)
-            self._scanner_commit()
+        # The next batch downloads while Odoo parses this one.
+        downloads = prefetched(client.fetch_mime(self.address, list(by_graph_id)))
+        with closing(downloads):
+            for graph_id, mime in downloads:
+                row = by_graph_id[graph_id]
+                if isinstance(mime, graph_errors.GraphError):
+                    row._record_fetch_failure(mime)
+                else:
+                    done += row._import_mime(mime)
+                self._scanner_commit()
         return done
 
     def _apply_after_import(self, client):
