@@ -4,6 +4,7 @@ import logging
 from contextlib import closing
 from datetime import timezone
 
+from markupsafe import Markup
 from psycopg2 import errors as pg_errors
 
 from odoo import api, fields, models, tools
@@ -25,6 +26,8 @@ TRANSIENT_ERRORS = (
 # Account fields whose change means the access must be proven again.
 ACCOUNT_FIELDS = {"account_kind", "app_id", "address", "folder_id"}
 MAX_AUTO_ATTEMPTS = 5
+# Runs in a row that fail for a passing reason before the admins are alerted.
+FAILURE_STREAK_ALERT = 5
 # What PostgreSQL answers when another run is at work on the same rows.
 CONCURRENCY_ERRORS = (
     pg_errors.SerializationFailure,
@@ -36,7 +39,7 @@ CONCURRENCY_ERRORS = (
 class MailScannerMailbox(models.Model):
     _name = "mail.scanner.mailbox"
     _description = "Mail Scanner Mailbox"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "mail.activity.mixin"]
     _order = "company_id, id"
 
     name = fields.Char(compute="_compute_name", store=True)
@@ -102,6 +105,25 @@ class MailScannerMailbox(models.Model):
         help="How many mails one cron run imports; a larger backlog is worked "
         "off in further runs right after.",
     )
+    rule_ids = fields.One2many("mail.scanner.rule", "mailbox_id", string="Rules")
+    extraction_ids = fields.One2many(
+        "mail.scanner.extraction", "mailbox_id", string="Complementary fields"
+    )
+    max_size_mb = fields.Integer(
+        string="Largest mail (MB)",
+        default=25,
+        help="Larger mail stays in the mailbox, is logged as too large and the "
+        "administrators are told. 0: no limit.",
+    )
+    loop_max_tickets = fields.Integer(
+        string="Loop: tickets per sender",
+        default=10,
+        help="A sender who opens this many tickets within the loop window is "
+        "taken for a mail loop: further mail is logged as ignored. 0: off.",
+    )
+    loop_window_minutes = fields.Integer(string="Loop window (minutes)", default=60)
+    secret_expiration = fields.Date(related="app_id.secret_expiration")
+    failure_streak = fields.Integer(readonly=True, copy=False)
     state = fields.Selection(
         [("draft", "Draft"), ("running", "Running"), ("error", "Error")],
         required=True,
@@ -188,6 +210,8 @@ class MailScannerMailbox(models.Model):
         """Proves the access, mirrors the folders and starts scanning at once."""
         for mailbox in self:
             folder = mailbox._check_graph_access()
+            if mailbox.state == "error":
+                mailbox._alert_recovered()
             mailbox._refresh_folders()
             vals = {
                 "state": "running",
@@ -223,9 +247,11 @@ class MailScannerMailbox(models.Model):
             raise UserError(str(exc)) from None
         return self.env["mail.scanner.folder"]._sync_from_graph(self, folders)
 
-    def _new_ticket_values(self):
-        """Values of a ticket created from a new conversation of this mailbox."""
+    def _new_record_values(self, model="helpdesk.ticket"):
+        """Values of a record created from a new conversation of this mailbox."""
         values = {"company_id": self.company_id.id}
+        if model != "helpdesk.ticket":
+            return values
         if self.team_id:
             values["team_id"] = self.team_id.id
         channel = self.env.ref(
@@ -428,6 +454,7 @@ class MailScannerMailbox(models.Model):
             order="received_date, id",
             limit=max(self.batch_limit, 1),
         )
+        rows -= self._skip_too_large(client, rows)
         by_graph_id = {row.graph_id: row for row in rows}
         done = 0
         # The next batch downloads while Odoo parses this one.
@@ -441,6 +468,54 @@ class MailScannerMailbox(models.Model):
                     done += row._import_mime(mime)
                 self._scanner_commit()
         return done
+
+    def _skip_too_large(self, client, rows):
+        """Leaves mail over the size limit in the mailbox, before downloading it."""
+        if not self.max_size_mb or not rows:
+            return rows.browse()
+        unknown = {row.graph_id: row for row in rows if not row.size}
+        if unknown:
+            sizes = client.message_sizes(self.address, list(unknown))
+            for graph_id, size in sizes.items():
+                if size:
+                    unknown[graph_id].size = size
+        limit = self.max_size_mb * 1024 * 1024
+        too_large = rows.filtered(lambda r: r.size > limit)
+        for row in too_large:
+            row.write(
+                {
+                    "state": "skipped",
+                    "processed_date": fields.Datetime.now(),
+                    "reason": self.env._(
+                        "%(size)s MB, over this mailbox's limit of %(limit)s MB: "
+                        "the mail stays in the mailbox.",
+                        size=round(row.size / 1024 / 1024, 1),
+                        limit=self.max_size_mb,
+                    ),
+                }
+            )
+        if too_large:
+            self._tell_admins_about_large_mail(too_large)
+        self._scanner_commit()
+        return too_large
+
+    def _tell_admins_about_large_mail(self, rows):
+        items = Markup("").join(
+            Markup("<li>%s — %s (%s)</li>") % (row.sender, row.subject, row.reason)
+            for row in rows
+        )
+        self.message_post(
+            body=Markup("<p>%s</p><ul>%s</ul>")
+            % (
+                self.env._(
+                    "These mails are larger than the limit and were not imported. "
+                    "Raise the limit and use Retry in the log to import them."
+                ),
+                items,
+            ),
+            partner_ids=self._admin_users().partner_id.ids,
+            subtype_xmlid="mail.mt_comment",
+        )
 
     def _apply_after_import(self, client):
         """Marks read or moves mail whose import is committed, in batches."""
@@ -472,15 +547,77 @@ class MailScannerMailbox(models.Model):
         self._scanner_commit()
 
     def _record_success(self):
-        if self.state != "running" or self.last_error:
-            self.write({"state": "running", "last_error": False})
+        recovered = self.state == "error"
+        if self.state != "running" or self.last_error or self.failure_streak:
+            self.write({"state": "running", "last_error": False, "failure_streak": 0})
+        if recovered:
+            self._alert_recovered()
         self._scanner_commit()
 
     def _record_failure(self, exc):
-        """Keeps the error on the mailbox; configuration errors stop it."""
+        """Keeps the error on the mailbox; configuration errors stop it.
+
+        Passing errors (throttling, outages) only count: the mailbox goes into
+        error after several runs in a row. The admins are alerted once when
+        it goes into error, and once when it recovers, never on every run.
+        """
         _logger.warning("Mail Scanner: mailbox %s: %s", self.address, exc)
-        vals = {"last_error": str(exc), "last_error_date": fields.Datetime.now()}
-        if not isinstance(exc, TRANSIENT_ERRORS):
+        streak = self.failure_streak + 1
+        vals = {
+            "last_error": str(exc),
+            "last_error_date": fields.Datetime.now(),
+            "failure_streak": streak,
+        }
+        transient = isinstance(exc, TRANSIENT_ERRORS)
+        if not transient or streak >= FAILURE_STREAK_ALERT:
             vals["state"] = "error"
+        newly_in_error = vals.get("state") == "error" and self.state != "error"
         self.write(vals)
+        if newly_in_error:
+            self._alert_error(str(exc), repeated=transient)
         self._scanner_commit()
+
+    # ------------------------------------------------------------------ health
+    def _admin_users(self):
+        return (
+            self.env.ref("base.group_system")
+            .users.filtered(
+                lambda u: u.active
+                and not u.share
+                and self.company_id in u.company_ids
+                and not u._is_superuser()
+            )
+            .sorted("id")
+        )
+
+    def _alert_error(self, reason, repeated=False):
+        summary = self.env._("Mail Scanner stopped: %s", self.address)
+        if repeated:
+            reason = self.env._(
+                "Failed %(count)s times in a row: %(reason)s",
+                count=self.failure_streak,
+                reason=reason,
+            )
+        self.message_post(
+            body=Markup("<p><b>%s</b></p><p>%s</p>") % (summary, reason),
+            partner_ids=self._admin_users().partner_id.ids,
+            subtype_xmlid="mail.mt_comment",
+        )
+        for user in self._admin_users():
+            self.activity_schedule(
+                "mail.mail_activity_data_warning",
+                summary=summary,
+                note=reason,
+                user_id=user.id,
+            )
+
+    def _alert_recovered(self):
+        self.activity_ids.filtered(
+            lambda a: a.activity_type_id
+            == self.env.ref("mail.mail_activity_data_warning")
+        ).action_feedback(feedback=self.env._("The mailbox works again."))
+        self.message_post(
+            body=self.env._("Mail Scanner works again for %s.", self.address),
+            partner_ids=self._admin_users().partner_id.ids,
+            subtype_xmlid="mail.mt_comment",
+        )

@@ -2,13 +2,17 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """The scanner's ledger: one row per Graph message, and the admin's log."""
 
-import email
-import email.policy
 import hashlib
 import logging
 import re
+from datetime import timedelta
+
+from markupsafe import Markup, escape
 
 from odoo import api, fields, models, tools
+
+from ..tools.mail_facts import MailFacts, split_head
+from ..tools.protections import auto_reply_reason, delivery_failure_reason
 
 _logger = logging.getLogger(__name__)
 
@@ -41,6 +45,7 @@ class MailScannerMessage(models.Model):
             ("done", "Imported"),
             ("duplicate", "Already known"),
             ("ignored", "Ignored"),
+            ("skipped", "Too large"),
             ("failed", "Failed"),
         ],
         required=True,
@@ -49,13 +54,18 @@ class MailScannerMessage(models.Model):
         index=True,
     )
     outcome = fields.Selection(
-        [("ticket", "New ticket"), ("reply", "Reply")], readonly=True
+        [("ticket", "New ticket"), ("reply", "Reply"), ("record", "Other record")],
+        readonly=True,
     )
     reason = fields.Text(readonly=True)
     attempts = fields.Integer(readonly=True)
     processed_date = fields.Datetime(readonly=True)
     ticket_id = fields.Many2one("helpdesk.ticket", readonly=True, index=True)
     mail_message_id = fields.Many2one("mail.message", readonly=True)
+    record_model = fields.Char(related="mail_message_id.model", string="Record type")
+    record_id = fields.Many2oneReference(
+        related="mail_message_id.res_id", model_field="record_model", string="Record"
+    )
     after_import_done = fields.Boolean(
         readonly=True,
         help="The mail was marked as read or moved in the mailbox, as the "
@@ -96,7 +106,7 @@ class MailScannerMessage(models.Model):
                     "internet_message_id": ref.internet_message_id,
                     "conversation_id": ref.conversation_id,
                     "received_date": ref.received and ref.received.replace(tzinfo=None),
-                    "sender": ref.sender,
+                    "sender": (ref.sender or "").lower(),
                     "subject": ref.subject,
                     "size": ref.size or 0,
                 }
@@ -121,12 +131,8 @@ class MailScannerMessage(models.Model):
         self.ensure_one()
         if not self._lock_for_import():
             return 0
-        raw = self._with_message_id(mime)
-        headers = email.message_from_bytes(
-            raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0],
-            policy=email.policy.default,
-        )
-        message_id = (headers.get("Message-ID") or "").strip()
+        facts = MailFacts(self._with_message_id(mime))
+        message_id = facts.header("Message-ID").strip()
         existing = self.env["mail.message"].search(
             [("message_id", "=", message_id)], order="id", limit=1
         )
@@ -135,58 +141,149 @@ class MailScannerMessage(models.Model):
             return 0
         try:
             with self.env.cr.savepoint():
-                outcome = self._route_to_gateway(raw, headers, message_id)
+                outcome = self._import_facts(facts, message_id)
         except Exception as exc:  # pylint: disable=broad-except
             # Whatever the gateway chokes on stays retryable and never blocks
             # the next mail.
             _logger.info(
                 "Mail Scanner could not import %s", self.graph_id, exc_info=True
             )
-            self._record_failure(self.env._("Odoo could not import this mail: %s", exc))
+            self._record_failure(
+                self.env._("Odoo could not import this mail: %s", exc)
+            )
             return 0
         self.write(dict(outcome, attempts=self.attempts + 1))
         return 1 if outcome["state"] == "done" else 0
 
-    def _route_to_gateway(self, raw, headers, message_id):
+    def _import_facts(self, facts, message_id):
+        """Protections first, then the supervisor's rules, then the gateway."""
+        reason = self._protection_reason(facts)
+        if reason:
+            return self._ignored(reason)
+        thread_id, is_reply = self._find_thread(facts)
+        decision = self.mailbox_id.rule_ids._decide(facts, is_reply)
+        if decision.ignore_rule:
+            return self._ignored(
+                self.env._("Ignored by the rule '%s'.", decision.ignore_rule.name)
+            )
+        return self._route_to_gateway(facts, message_id, thread_id, decision)
+
+    def _ignored(self, reason):
+        return {
+            "state": "ignored",
+            "processed_date": fields.Datetime.now(),
+            "reason": reason,
+        }
+
+    def _route_to_gateway(self, facts, message_id, thread_id, decision):
         mailbox = self.mailbox_id
-        self._ensure_partners(headers)
-        thread_id = self._fallback_thread_id(headers)
+        model = decision.target_model or "helpdesk.ticket"
+        self._ensure_partners(facts)
+        custom_values = dict(
+            mailbox._new_record_values(model), **decision.values_for(model)
+        )
         last_ticket_before = self._last_ticket_id()
         thread = (
             self.env["mail.thread"]
             .with_company(mailbox.company_id)
             .message_process(
-                "helpdesk.ticket",
-                raw,
-                custom_values=mailbox._new_ticket_values(),
-                thread_id=thread_id,
+                model,
+                facts.raw,
+                custom_values=custom_values,
+                thread_id=thread_id if model == "helpdesk.ticket" else None,
             )
         )
         posted = self.env["mail.message"].search(
             [("message_id", "=", message_id)], order="id desc", limit=1
         )
-        now = fields.Datetime.now()
         if not thread or not posted:
-            return {
-                "state": "ignored",
-                "processed_date": now,
-                "reason": self.env._(
+            return self._ignored(
+                self.env._(
                     "Odoo's mail gateway ignored this mail: a bounce, a reply "
                     "to a bounce, or a mail loop from this sender."
-                ),
-            }
+                )
+            )
         ticket = self._ticket_of(posted)
-        is_new = ticket.id > last_ticket_before
+        is_new = bool(ticket) and ticket.id > last_ticket_before
         if is_new:
-            self._subscribe_recipients(ticket, headers)
+            self._subscribe_recipients(ticket, facts)
+            self._fill_complementary_fields(ticket, facts)
+        elif ticket and decision.matched:
+            # Only rules that apply to replies were tried for a reply.
+            ticket.write(decision.values_for("helpdesk.ticket"))
         return {
             "state": "done",
-            "processed_date": now,
+            "processed_date": fields.Datetime.now(),
             "reason": False,
             "mail_message_id": posted.id,
             "ticket_id": ticket.id,
-            "outcome": "ticket" if is_new else "reply",
+            "outcome": "ticket" if is_new else ("reply" if ticket else "record"),
         }
+
+    # ------------------------------------------------------------ protections
+    def _protection_reason(self, facts):
+        """Why this mail must not become a ticket nor be answered, or None."""
+        mailbox = self.mailbox_id
+        if facts.sender and facts.sender == (mailbox.address or "").lower():
+            return self.env._("Sent by the scanned mailbox itself.")
+        reason = delivery_failure_reason(facts)
+        if reason:
+            return self.env._("Delivery failure notification (%s).", reason)
+        reason = auto_reply_reason(facts)
+        if reason:
+            return self.env._("Automatic reply (%s).", reason)
+        return self._loop_reason(facts.sender)
+
+    def _loop_reason(self, sender):
+        mailbox = self.mailbox_id
+        if not (sender and mailbox.loop_max_tickets and mailbox.loop_window_minutes):
+            return None
+        since = fields.Datetime.now() - timedelta(minutes=mailbox.loop_window_minutes)
+        opened = self.search_count(
+            [
+                ("mailbox_id", "=", mailbox.id),
+                ("sender", "=ilike", sender),
+                ("outcome", "=", "ticket"),
+                ("processed_date", ">=", since),
+            ]
+        )
+        if opened < mailbox.loop_max_tickets:
+            return None
+        return self.env._(
+            "Mail loop: %(sender)s opened %(count)s tickets in the last "
+            "%(minutes)s minutes.",
+            sender=sender,
+            count=opened,
+            minutes=mailbox.loop_window_minutes,
+        )
+
+    # ----------------------------------------------------- complementary fields
+    def _fill_complementary_fields(self, ticket, facts):
+        extractions = self.mailbox_id.extraction_ids
+        if not extractions:
+            return
+        values, problems = self.env["mail.scanner.extraction"]._extract_all(
+            extractions, facts
+        )
+        if values:
+            try:
+                with self.env.cr.savepoint():
+                    ticket.write(values)
+            except Exception as exc:  # pylint: disable=broad-except
+                # A value the ticket refuses must not cost the customer's mail.
+                problems.append(
+                    self.env._("The extracted values were not written: %s", exc)
+                )
+        if problems:
+            items = Markup("").join(
+                Markup("<li>%s</li>") % problem for problem in problems
+            )
+            ticket.message_post(
+                body=Markup("<p>%s</p><ul>%s</ul>")
+                % (escape(self.env._("Complementary fields left empty:")), items),
+                message_type="comment",
+                subtype_xmlid="mail.mt_note",
+            )
 
     def _last_ticket_id(self):
         # Tells a ticket created by this mail from one it replied to.
@@ -199,8 +296,7 @@ class MailScannerMessage(models.Model):
         Odoo would invent a random one, and a retried mail could then never be
         recognised by the gateway as already imported.
         """
-        head = mime.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-        if re.search(rb"(?im)^message-id:[ \t]*\S", head):
+        if re.search(rb"(?im)^message-id:[ \t]*\S", split_head(mime)):
             return mime
         digest = hashlib.sha256(self.graph_id.encode()).hexdigest()[:32]
         return (
@@ -217,53 +313,54 @@ class MailScannerMessage(models.Model):
         mailbox = self.mailbox_id
         return {mailbox.address.lower()} if mailbox.address else set()
 
-    def _recipient_addresses(self, headers):
+    def _recipient_addresses(self, facts):
         own = self._own_addresses()
         addresses = []
         for name in ("To", "Cc"):
-            for address in tools.email_split(str(headers.get(name) or "")):
+            for address in tools.email_split(facts.header(name)):
                 if address.lower() not in own:
                     addresses.append(address)
         return addresses
 
-    def _ensure_partners(self, headers):
+    def _ensure_partners(self, facts):
         """The customer is matched or created, so every ticket has a contact."""
-        sender = tools.email_split(str(headers.get("From") or ""))
+        sender = tools.email_split(facts.header("From"))
         if sender and sender[0].lower() not in self._own_addresses():
             self.env["mail.thread"]._mail_find_partner_from_emails(
-                [str(headers.get("From"))], force_create=True
+                [facts.header("From")], force_create=True
             )
 
-    def _subscribe_recipients(self, ticket, headers):
+    def _subscribe_recipients(self, ticket, facts):
         """To and Cc people follow the new ticket, so replies reach them."""
-        emails = self._recipient_addresses(headers)
+        emails = self._recipient_addresses(facts)
         partners = self.env["mail.thread"]._mail_find_partner_from_emails(
             emails, records=ticket, force_create=True
         )
         ticket.message_subscribe([p.id for p in partners if p])
 
     # ------------------------------------------------------------ threading
-    def _fallback_thread_id(self, headers):
-        """The ticket a reply belongs to when its headers do not say it.
+    def _find_thread(self, facts):
+        """(ticket id to force or None, whether the mail is a reply).
 
         Outlook mobile strips References and In-Reply-To. Then: a ticket
         reference in the subject, but only from that ticket's customer or a
         follower; otherwise Graph's conversationId of a known ticket.
         """
-        if self._headers_link_a_thread(headers):
-            return None  # the gateway will thread it by References
-        subject = str(headers.get("Subject") or "")
+        if self._headers_link_a_thread(facts):
+            return None, True  # the gateway threads it by References
+        subject = facts.header("Subject")
         referenced = self._tickets_referenced(subject)
         if referenced:
-            sender = tools.email_normalize(str(headers.get("From") or ""))
+            sender = tools.email_normalize(facts.header("From"))
             trusted = referenced.filtered(lambda t: sender in _ticket_people(t))
             # A stranger quoting a ticket number must not write into it.
-            return trusted[:1].id or None
-        return self._ticket_of_conversation().id or None
+            return trusted[:1].id or None, bool(trusted)
+        ticket = self._ticket_of_conversation()
+        return ticket.id or None, bool(ticket)
 
-    def _headers_link_a_thread(self, headers):
+    def _headers_link_a_thread(self, facts):
         references = " ".join(
-            str(headers.get(name) or "") for name in ("References", "In-Reply-To")
+            facts.header(name) for name in ("References", "In-Reply-To")
         )
         ids = [ref.strip() for ref in tools.mail.unfold_references(references)]
         return bool(ids) and bool(
@@ -325,7 +422,7 @@ class MailScannerMessage(models.Model):
 
     # ---------------------------------------------------------------- actions
     def action_retry(self):
-        retryable = self.filtered(lambda m: m.state in ("failed", "ignored"))
+        retryable = self.filtered(lambda m: m.state in ("failed", "ignored", "skipped"))
         retryable.write({"state": "pending", "attempts": 0, "reason": False})
         for mailbox in retryable.mailbox_id:
             mailbox._trigger_sync()

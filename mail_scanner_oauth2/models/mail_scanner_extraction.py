@@ -1,0 +1,247 @@
+# Copyright 2026 mail_scanner_oauth2 developers
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Complementary fields: values pulled out of a mail's text into ticket fields."""
+
+import re
+from datetime import timezone
+
+from dateutil import parser as date_parser
+
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+SUPPORTED_TYPES = (
+    "char",
+    "text",
+    "html",
+    "integer",
+    "float",
+    "monetary",
+    "date",
+    "datetime",
+    "boolean",
+    "selection",
+    "many2one",
+)
+TRUE_WORDS = {"1", "x", "yes", "y", "true", "sim", "s", "verdadeiro", "on"}
+FALSE_WORDS = {"0", "no", "n", "false", "não", "nao", "falso", "off", ""}
+
+
+class ConversionError(ValueError):
+    """A value that does not fit the field; its text is shown in the chatter."""
+
+
+class MailScannerExtraction(models.Model):
+    _name = "mail.scanner.extraction"
+    _description = "Mail Scanner Complementary Field"
+    _order = "mailbox_id, sequence, id"
+
+    name = fields.Char(required=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    mailbox_id = fields.Many2one(
+        "mail.scanner.mailbox", required=True, ondelete="cascade", index=True
+    )
+    company_id = fields.Many2one(related="mailbox_id.company_id", store=True)
+    source = fields.Selection(
+        [("subject", "Subject"), ("body", "Body"), ("both", "Subject and body")],
+        required=True,
+        default="body",
+    )
+    kind = fields.Selection(
+        [
+            ("label", "A 'Label: value' line"),
+            ("regex", "A regular expression with named groups"),
+        ],
+        required=True,
+        default="label",
+    )
+    label = fields.Char(
+        help="For a line such as 'Order number: 12345', the label is 'Order number'."
+    )
+    pattern = fields.Char(
+        string="Regular expression",
+        help="Each named group writes the field of the same technical name, e.g. "
+        "(?P<x_order_ref>PO-\\d+).",
+    )
+    field_id = fields.Many2one(
+        "ir.model.fields",
+        string="Ticket field",
+        ondelete="cascade",
+        domain="[('model', '=', 'helpdesk.ticket'), ('ttype', 'in', %s), "
+        "('readonly', '=', False)]" % (list(SUPPORTED_TYPES),),
+    )
+
+    @api.constrains("kind", "label", "pattern", "field_id")
+    def _check_definition(self):
+        for extraction in self:
+            if extraction.kind == "label":
+                if not (extraction.label and extraction.field_id):
+                    raise ValidationError(
+                        self.env._("A label extraction needs the label and the field.")
+                    )
+                continue
+            extraction._check_pattern()
+
+    def _check_pattern(self):
+        try:
+            compiled = re.compile(self.pattern or "")
+        except re.error as exc:
+            raise ValidationError(
+                self.env._(
+                    "'%(pattern)s' is not a valid regular expression: %(error)s",
+                    pattern=self.pattern,
+                    error=exc,
+                )
+            ) from None
+        if not compiled.groupindex:
+            raise ValidationError(
+                self.env._(
+                    "Name the groups after the ticket fields they fill, "
+                    "e.g. (?P<x_order_ref>PO-\\d+)."
+                )
+            )
+        unknown = set(compiled.groupindex) - set(self.env["helpdesk.ticket"]._fields)
+        if unknown:
+            raise ValidationError(
+                self.env._(
+                    "Tickets have no field named %(names)s.",
+                    names=", ".join(sorted(unknown)),
+                )
+            )
+
+    # ------------------------------------------------------------ extracting
+    def _texts(self, facts):
+        if self.source == "subject":
+            return [facts.subject]
+        if self.source == "body":
+            return [facts.body]
+        return [facts.subject, facts.body]
+
+    def _raw_values(self, facts):
+        """{field name: raw text} found by this extraction in the mail."""
+        self.ensure_one()
+        for text in self._texts(facts):
+            if self.kind == "label":
+                match = re.search(
+                    r"^[ \t>*]*%s[ \t]*[:=][ \t]*(?P<value>[^\r\n]*?)[ \t]*$"
+                    % re.escape(self.label.strip()),
+                    text or "",
+                    re.IGNORECASE | re.MULTILINE,
+                )
+                if match:
+                    return {self.field_id.name: match.group("value")}
+            else:
+                match = re.search(self.pattern, text or "", re.IGNORECASE)
+                if match:
+                    found = match.groupdict()
+                    return {k: v for k, v in found.items() if v is not None}
+        return {}
+
+    @api.model
+    def _extract_all(self, extractions, facts, model="helpdesk.ticket"):
+        """(values to write, [why a value was left out]) for one mail."""
+        values, problems = {}, []
+        for extraction in extractions.filtered("active"):
+            for name, raw in extraction._raw_values(facts).items():
+                field = self.env[model]._fields.get(name)
+                if field is None:
+                    continue
+                try:
+                    values[name] = self._convert(field, raw.strip())
+                except ConversionError as exc:
+                    problems.append(
+                        self.env._(
+                            "%(field)s: '%(value)s' was not written: %(reason)s",
+                            field=field._description_string(self.env),
+                            value=raw.strip()[:200],
+                            reason=exc,
+                        )
+                    )
+        return values, problems
+
+    # ------------------------------------------------------------ converting
+    @api.model
+    def _convert(self, field, raw):
+        converter = getattr(self, f"_convert_{field.type}", None)
+        if converter is None:
+            raise ConversionError(
+                self.env._("fields of type %s are not supported", field.type)
+            )
+        return converter(field, raw)
+
+    def _convert_char(self, field, raw):
+        return raw
+
+    _convert_text = _convert_char
+    _convert_html = _convert_char
+
+    def _convert_integer(self, field, raw):
+        number = self._parse_number(raw)
+        if number != int(number):
+            raise ConversionError(self.env._("not a whole number"))
+        return int(number)
+
+    def _convert_float(self, field, raw):
+        return self._parse_number(raw)
+
+    _convert_monetary = _convert_float
+
+    def _parse_number(self, raw):
+        # "1.234,56" (Brazil) and "1,234.56" both mean 1234.56.
+        text = re.sub(r"[^\d,.\-+]", "", raw)
+        if "," in text and "." in text:
+            decimal = "," if text.rfind(",") > text.rfind(".") else "."
+            thousands = "." if decimal == "," else ","
+            text = text.replace(thousands, "").replace(decimal, ".")
+        elif "," in text:
+            text = text.replace(",", ".") if text.count(",") == 1 else ""
+        try:
+            return float(text)
+        except ValueError:
+            raise ConversionError(self.env._("not a number")) from None
+
+    def _parse_moment(self, raw):
+        try:
+            # Day first: 03/04/2026 is 3 April in Brazil; ISO dates still work.
+            return date_parser.parse(raw, dayfirst=True)
+        except (ValueError, OverflowError):
+            raise ConversionError(self.env._("not a date")) from None
+
+    def _convert_date(self, field, raw):
+        return self._parse_moment(raw).date()
+
+    def _convert_datetime(self, field, raw):
+        moment = self._parse_moment(raw)
+        if moment.tzinfo:
+            # Odoo keeps datetimes in UTC, without a time zone.
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        return moment
+
+    def _convert_boolean(self, field, raw):
+        word = raw.strip().casefold()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise ConversionError(self.env._("not yes or no"))
+
+    def _convert_selection(self, field, raw):
+        wanted = raw.casefold()
+        for key, label in field._description_selection(self.env):
+            if wanted in (str(key).casefold(), str(label).casefold()):
+                return key
+        raise ConversionError(self.env._("not one of the choices"))
+
+    def _convert_many2one(self, field, raw):
+        Comodel = self.env[field.comodel_name]
+        found = Comodel.search([(Comodel._rec_name or "id", "=ilike", raw)], limit=2)
+        if len(found) != 1:
+            found = Comodel.browse(
+                [row[0] for row in Comodel.name_search(raw, operator="=ilike", limit=2)]
+            )
+        if not found:
+            raise ConversionError(self.env._("no record has that name"))
+        if len(found) > 1:
+            raise ConversionError(self.env._("several records have that name"))
+        return found.id

@@ -1,0 +1,121 @@
+# Copyright 2026 mail_scanner_oauth2 developers
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+from odoo import api, fields, models
+
+PRIORITIES = [("0", "Low"), ("1", "Medium"), ("2", "High"), ("3", "Very High")]
+
+
+class MailScannerRule(models.Model):
+    """What a mail becomes: the supervisor's routing rules, tried in order."""
+
+    _name = "mail.scanner.rule"
+    _description = "Mail Scanner Rule"
+    _order = "mailbox_id, sequence, id"
+
+    name = fields.Char(required=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    mailbox_id = fields.Many2one(
+        "mail.scanner.mailbox", required=True, ondelete="cascade", index=True
+    )
+    company_id = fields.Many2one(related="mailbox_id.company_id", store=True)
+    match = fields.Selection(
+        [("all", "All conditions"), ("any", "Any condition")],
+        required=True,
+        default="all",
+    )
+    condition_ids = fields.One2many(
+        "mail.scanner.rule.condition", "rule_id", string="Conditions", copy=True
+    )
+    action = fields.Selection(
+        [("route", "Create or update a record"), ("ignore", "Ignore the mail")],
+        required=True,
+        default="route",
+    )
+    target_model = fields.Selection(
+        selection="_selection_target_model",
+        string="Creates",
+        help="What a new conversation becomes. CRM leads need the CRM app.",
+    )
+    team_id = fields.Many2one("helpdesk.ticket.team", string="Team")
+    category_id = fields.Many2one("helpdesk.ticket.category", string="Category")
+    priority = fields.Selection(PRIORITIES)
+    tag_ids = fields.Many2many("helpdesk.ticket.tag", string="Tags")
+    user_id = fields.Many2one("res.users", string="Assign to")
+    apply_to_replies = fields.Boolean(
+        help="Also apply the actions to the ticket a reply lands in."
+    )
+    stop = fields.Boolean(
+        string="Stop here",
+        default=True,
+        help="When this rule matches, later rules are not tried.",
+    )
+
+    @api.model
+    def _selection_target_model(self):
+        targets = [("helpdesk.ticket", self.env._("Helpdesk ticket"))]
+        if "crm.lead" in self.env:
+            targets.append(("crm.lead", self.env._("CRM lead")))
+        return targets
+
+    # -------------------------------------------------------------- matching
+    def _matches(self, facts):
+        self.ensure_one()
+        if not self.condition_ids:
+            return True  # a rule without conditions catches everything
+        results = (condition._holds(facts) for condition in self.condition_ids)
+        return all(results) if self.match == "all" else any(results)
+
+    def _decide(self, facts, is_reply):
+        """Tries the rules in order; returns what the matching ones ask for."""
+        decision = RuleDecision()
+        for rule in self.filtered("active").sorted(lambda r: (r.sequence, r.id)):
+            if is_reply and not rule.apply_to_replies:
+                continue
+            if not rule._matches(facts):
+                continue
+            decision.matched.append(rule)
+            if rule.action == "ignore":
+                decision.ignore_rule = rule
+                break
+            decision.add(rule)
+            if rule.stop:
+                break
+        return decision
+
+    def _ticket_values(self):
+        self.ensure_one()
+        values = {}
+        for name in ("team_id", "category_id", "user_id"):
+            if self[name]:
+                values[name] = self[name].id
+        if self.priority:
+            values["priority"] = self.priority
+        return values
+
+
+class RuleDecision:
+    """What the matched rules ask of one mail."""
+
+    def __init__(self):
+        self.matched = []
+        self.ignore_rule = None
+        self.target_model = None
+        self.values = {}
+        self.tag_ids = set()
+
+    def add(self, rule):
+        # A later rule that goes on refines what an earlier one set.
+        self.values.update(rule._ticket_values())
+        self.tag_ids.update(rule.tag_ids.ids)
+        if rule.target_model:
+            self.target_model = rule.target_model
+
+    def values_for(self, model):
+        if model != "helpdesk.ticket":
+            # Helpdesk fields mean nothing on another model; the assignee does.
+            return {k: v for k, v in self.values.items() if k == "user_id"}
+        values = dict(self.values)
+        if self.tag_ids:
+            values["tag_ids"] = [(4, tag_id) for tag_id in sorted(self.tag_ids)]
+        return values

@@ -1,0 +1,2 @@
+from . import mail_facts
+from . import protections

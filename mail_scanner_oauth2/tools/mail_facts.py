@@ -1,0 +1,94 @@
+# Copyright 2026 mail_scanner_oauth2 developers
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""What rules, protections and extractions look at in a mail.
+
+The headers are parsed at once (cheap, even for a 50 MB mail); the body only
+when a rule or an extraction asks for it.
+"""
+
+import email
+import email.policy
+import re
+from functools import cached_property
+
+from odoo.tools import email_split, html2plaintext
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+def split_head(raw):
+    """The header block of a raw mail, without parsing the rest."""
+    match = _HEADER_END.search(raw)
+    return raw[: match.start()] if match else raw
+
+
+class MailFacts:
+    def __init__(self, raw, headers=None):
+        self.raw = raw
+        self.headers = headers or email.message_from_bytes(
+            split_head(raw), policy=email.policy.default
+        )
+
+    def header(self, name):
+        try:
+            return str(self.headers.get(name) or "")
+        except (ValueError, TypeError, IndexError):
+            # A header the email package cannot decode is still matched raw.
+            return str(self.headers.get_all(name, [""])[0] or "")
+
+    @cached_property
+    def sender(self):
+        found = email_split(self.header("From"))
+        return found[0].lower() if found else ""
+
+    @cached_property
+    def sender_domain(self):
+        return self.sender.rpartition("@")[2]
+
+    @cached_property
+    def recipients(self):
+        addresses = email_split(self.header("To")) + email_split(self.header("Cc"))
+        return [a.lower() for a in addresses]
+
+    @cached_property
+    def subject(self):
+        return self.header("Subject")
+
+    @cached_property
+    def message(self):
+        return email.message_from_bytes(self.raw, policy=email.policy.default)
+
+    @cached_property
+    def body(self):
+        """The mail's text: its text/plain part, else its HTML as text."""
+        plain, html = self._text_parts()
+        if plain:
+            return plain
+        return html2plaintext(html) if html else ""
+
+    def _text_parts(self):
+        plain = html = ""
+        for part in self.message.walk():
+            if part.is_multipart() or part.get_content_disposition() == "attachment":
+                continue
+            kind = part.get_content_type()
+            if kind not in ("text/plain", "text/html"):
+                continue
+            try:
+                content = part.get_content()
+            except (LookupError, ValueError, AssertionError):
+                payload = part.get_payload(decode=True) or b""
+                content = payload.decode("utf-8", "replace")
+            if kind == "text/plain" and not plain:
+                plain = content
+            elif kind == "text/html" and not html:
+                html = content
+        return plain, html
+
+    @cached_property
+    def has_attachment(self):
+        return any(
+            part.get_content_disposition() == "attachment" or part.get_filename()
+            for part in self.message.walk()
+            if not part.is_multipart()
+        )
