@@ -26,6 +26,10 @@ DEFAULT_GRAPH_URL = "https://graph.microsoft.com/v1.0"
 PARAM_AUTHORITY_HOST = "mail_scanner_oauth2.authority_host"
 PARAM_GRAPH_URL = "mail_scanner_oauth2.graph_url"
 PARAM_CA_BUNDLE = "mail_scanner_oauth2.ca_bundle"
+# Tuning knobs: attempts per request (throttling, outages) and the longest
+# wait a Retry-After may impose.
+PARAM_MAX_ATTEMPTS = "mail_scanner_oauth2.max_attempts"
+PARAM_MAX_RETRY_AFTER = "mail_scanner_oauth2.max_retry_after"
 
 # One client per credential set and process: msal keeps its token cache on the
 # client, so cron runs in the same worker reuse the token instead of asking
@@ -163,12 +167,20 @@ class MailScannerAzureApp(models.Model):
     def _graph_settings(self):
         params = self.env["ir.config_parameter"].sudo()
         ca_bundle = params.get_param(PARAM_CA_BUNDLE) or True
-        return {
+        settings = {
             "authority_host": params.get_param(PARAM_AUTHORITY_HOST)
             or DEFAULT_AUTHORITY_HOST,
             "graph_url": params.get_param(PARAM_GRAPH_URL) or DEFAULT_GRAPH_URL,
             "verify": ca_bundle,
         }
+        for key, param in (
+            ("max_attempts", PARAM_MAX_ATTEMPTS),
+            ("max_retry_after", PARAM_MAX_RETRY_AFTER),
+        ):
+            value = params.get_param(param)
+            if value and value.isdigit():
+                settings[key] = int(value)
+        return settings
 
     def _credential_kwargs(self):
         app = self.sudo()

@@ -117,7 +117,7 @@ class MailScannerMailbox(models.Model):
     )
     loop_max_tickets = fields.Integer(
         string="Loop: tickets per sender",
-        default=10,
+        default=20,
         help="A sender who opens this many tickets within the loop window is "
         "taken for a mail loop: further mail is logged as ignored. 0: off.",
     )
@@ -582,10 +582,12 @@ class MailScannerMailbox(models.Model):
         return (
             self.env.ref("base.group_system")
             .users.filtered(
-                lambda u: u.active
-                and not u.share
-                and self.company_id in u.company_ids
-                and not u._is_superuser()
+                lambda u: (
+                    u.active
+                    and not u.share
+                    and self.company_id in u.company_ids
+                    and not u._is_superuser()
+                )
             )
             .sorted("id")
         )
@@ -613,8 +615,9 @@ class MailScannerMailbox(models.Model):
 
     def _alert_recovered(self):
         self.activity_ids.filtered(
-            lambda a: a.activity_type_id
-            == self.env.ref("mail.mail_activity_data_warning")
+            lambda a: (
+                a.activity_type_id == self.env.ref("mail.mail_activity_data_warning")
+            )
         ).action_feedback(feedback=self.env._("The mailbox works again."))
         self.message_post(
             body=self.env._("Mail Scanner works again for %s.", self.address),

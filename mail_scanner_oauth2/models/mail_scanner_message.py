@@ -148,9 +148,7 @@ class MailScannerMessage(models.Model):
             _logger.info(
                 "Mail Scanner could not import %s", self.graph_id, exc_info=True
             )
-            self._record_failure(
-                self.env._("Odoo could not import this mail: %s", exc)
-            )
+            self._record_failure(self.env._("Odoo could not import this mail: %s", exc))
             return 0
         self.write(dict(outcome, attempts=self.attempts + 1))
         return 1 if outcome["state"] == "done" else 0

@@ -37,8 +37,8 @@ class MailScannerRule(models.Model):
         string="Creates",
         help="What a new conversation becomes. CRM leads need the CRM app.",
     )
-    team_id = fields.Many2one("helpdesk.ticket.team", string="Team")
-    category_id = fields.Many2one("helpdesk.ticket.category", string="Category")
+    team_id = fields.Many2one("helpdesk.ticket.team")
+    category_id = fields.Many2one("helpdesk.ticket.category")
     priority = fields.Selection(PRIORITIES)
     tag_ids = fields.Many2many("helpdesk.ticket.tag", string="Tags")
     user_id = fields.Many2one("res.users", string="Assign to")

@@ -4,3 +4,7 @@ from . import test_sync
 from . import test_threading
 from . import test_security
 from . import test_concurrency
+from . import test_rules
+from . import test_extraction
+from . import test_protections
+from . import test_health

@@ -218,7 +218,10 @@ class TestSync(MailScannerCase):
     def test_throttling_and_token_expiry_lose_nothing(self):
         self.emu.faults.retry_after = 0
         mailbox = self.create_mailbox()
-        sent = [self.deliver(subject=f"Throttled {n}") for n in range(25)]
+        sent = [
+            self.deliver(subject=f"Throttled {n}", sender=f"c{n}@customer.example")
+            for n in range(25)
+        ]
         self.emu.expire_tokens()
         self.emu.faults.script(["429", None, "503", "429-entry", None, "429"])
         for _run in range(4):

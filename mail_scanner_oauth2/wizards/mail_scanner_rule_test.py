@@ -43,7 +43,9 @@ class MailScannerRuleTest(models.TransientModel):
             parts.append(self._section(self.env._("Ignored"), [protection]))
             return Markup("").join(parts)
         _thread, is_reply = row._find_thread(facts)
-        parts.append(self._section(self.env._("Rules"), self._rule_lines(facts, is_reply)))
+        parts.append(
+            self._section(self.env._("Rules"), self._rule_lines(facts, is_reply))
+        )
         values, problems = self.env["mail.scanner.extraction"]._extract_all(
             self.mailbox_id.extraction_ids, facts
         )

@@ -1,0 +1,117 @@
+# Copyright 2026 mail_scanner_oauth2 developers
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+from odoo.tests import tagged
+
+from .common import MailScannerCase
+
+DSN = (
+    b"From: Mail Delivery System <MAILER-DAEMON@mx.customer.example>\r\n"
+    b"To: support@contoso.example\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+    b"Message-ID: <dsn-1@mx.customer.example>\r\nMIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+    b"--b\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n"
+    b"--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+    b"Final-Recipient: rfc822; gone@customer.example\r\nAction: failed\r\n"
+    b"Status: 5.1.1\r\n\r\n--b--\r\n"
+)
+
+
+@tagged("post_install", "-at_install")
+class TestProtections(MailScannerCase):
+    def setUp(self):
+        super().setUp()
+        self.mailbox = self.create_mailbox()
+
+    def assert_ignored(self, graph_msg, reason_part):
+        self.sync(self.mailbox)
+        row = self.row_of(self.mailbox, graph_msg)
+        self.assertEqual(row.state, "ignored", row.reason)
+        self.assertIn(reason_part, row.reason)
+        self.assertFalse(row.ticket_id)
+        self.assertTrue(self.graph_mailbox.get(graph_msg.immutable_id).is_read)
+        # Nothing was answered: no outgoing mail was queued for the sender.
+        self.assertFalse(
+            self.env["mail.mail"].search([("email_to", "ilike", "customer")])
+        )
+
+    def test_auto_submitted(self):
+        msg = self.deliver(headers={"Auto-Submitted": "auto-replied"})
+        self.assert_ignored(msg, "Auto-Submitted")
+
+    def test_auto_submitted_no_is_a_real_mail(self):
+        msg = self.deliver(headers={"Auto-Submitted": "no"})
+        self.sync(self.mailbox)
+        self.assertEqual(self.row_of(self.mailbox, msg).state, "done")
+
+    def test_x_auto_response_suppress(self):
+        msg = self.deliver(headers={"X-Auto-Response-Suppress": "All"})
+        self.assert_ignored(msg, "X-Auto-Response-Suppress")
+
+    def test_precedence_bulk(self):
+        msg = self.deliver(headers={"Precedence": "bulk"})
+        self.assert_ignored(msg, "Precedence")
+
+    def test_x_autoreply(self):
+        msg = self.deliver(headers={"X-Autoreply": "yes"})
+        self.assert_ignored(msg, "X-Autoreply")
+
+    def test_out_of_office_subject(self):
+        msg = self.deliver(subject="Resposta automática: Printer on fire")
+        self.assert_ignored(msg, "Automatic reply")
+
+    def test_delivery_failure(self):
+        msg = self.deliver_raw(DSN)
+        self.assert_ignored(msg, "Delivery failure")
+
+    def test_mail_from_the_scanned_mailbox_itself(self):
+        msg = self.deliver(sender=f"Support <{self.mailbox_address}>")
+        self.assert_ignored(msg, "scanned mailbox itself")
+
+    def test_sender_loop(self):
+        self.mailbox.write({"loop_max_tickets": 3, "loop_window_minutes": 30})
+        sent = [
+            self.deliver(subject=f"Alert {n}", sender="bot@monitor.example")
+            for n in range(5)
+        ]
+        self.sync(self.mailbox)
+        states = [self.row_of(self.mailbox, m).state for m in sent]
+        self.assertEqual(states, ["done", "done", "done", "ignored", "ignored"])
+        self.assertIn("Mail loop", self.row_of(self.mailbox, sent[4]).reason)
+        other = self.deliver(sender="human@customer.example")
+        self.sync(self.mailbox)
+        self.assertEqual(self.row_of(self.mailbox, other).state, "done")
+
+
+@tagged("post_install", "-at_install")
+class TestSizeLimit(MailScannerCase):
+    def test_large_mail_stays_in_the_mailbox(self):
+        mailbox = self.create_mailbox(max_size_mb=1)
+        big = self.deliver(
+            subject="Planta do prédio",
+            attachments=[
+                ("planta.bin", b"\x00" * (1536 * 1024), "application/octet-stream")
+            ],
+        )
+        small = self.deliver(subject="Small one")
+        self.emu.log.clear()
+        self.sync(mailbox)
+        row = self.row_of(mailbox, big)
+        self.assertEqual(row.state, "skipped")
+        self.assertIn("MB", row.reason)
+        self.assertGreater(row.size, 1024 * 1024)
+        self.assertEqual(self.row_of(mailbox, small).state, "done")
+        downloads = [r.path for r in self.emu.log if r.path.endswith("/$value")]
+        self.assertFalse(
+            [p for p in downloads if big.immutable_id in p],
+            "a mail over the limit is never downloaded",
+        )
+        self.assertFalse(self.graph_mailbox.get(big.immutable_id).is_read)
+        told = mailbox.message_ids.filtered(
+            lambda m: "Planta do prédio" in (m.body or "")
+        )
+        self.assertEqual(len(told), 1, "the admins are told")
+        # Raising the limit and retrying imports it.
+        mailbox.max_size_mb = 5
+        row.action_retry()
+        self.sync(mailbox)
+        self.assertEqual(row.state, "done")
