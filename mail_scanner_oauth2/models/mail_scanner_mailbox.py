@@ -614,11 +614,9 @@ class MailScannerMailbox(models.Model):
             )
 
     def _alert_recovered(self):
-        self.activity_ids.filtered(
-            lambda a: (
-                a.activity_type_id == self.env.ref("mail.mail_activity_data_warning")
-            )
-        ).action_feedback(feedback=self.env._("The mailbox works again."))
+        # The alerts go away silently: the message below is the one notice.
+        warning = self.env.ref("mail.mail_activity_data_warning")
+        self.activity_ids.filtered(lambda a: a.activity_type_id == warning).unlink()
         self.message_post(
             body=self.env._("Mail Scanner works again for %s.", self.address),
             partner_ids=self._admin_users().partner_id.ids,

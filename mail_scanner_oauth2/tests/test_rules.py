@@ -277,7 +277,7 @@ class TestRules(MailScannerCase):
         )
         wizard.action_try()
         self.assertIn("Billing rule: matches", wizard.result)
-        self.assertIn("partner_name = &#39;4471&#39;", wizard.result)
+        self.assertIn("partner_name = '4471'", wizard.result)
         wizard.raw_mail = (
             "From: a@b.example\nAuto-Submitted: auto-replied\nSubject: x\n\nx"
         )

@@ -62,9 +62,9 @@ class MailFacts:
     def body(self):
         """The mail's text: its text/plain part, else its HTML as text."""
         plain, html = self._text_parts()
-        if plain:
-            return plain
-        return html2plaintext(html) if html else ""
+        text = plain or (html2plaintext(html) if html else "")
+        # Line-anchored patterns ("Label: value") must not trip over CRLF.
+        return text.replace("\r\n", "\n").replace("\r", "\n")
 
     def _text_parts(self):
         plain = html = ""
