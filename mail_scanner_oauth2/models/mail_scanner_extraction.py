@@ -3,7 +3,7 @@
 """Complementary fields: values pulled out of a mail's text into ticket fields."""
 
 import re
-from datetime import timezone
+from datetime import datetime, timezone
 
 from dateutil import parser as date_parser
 
@@ -203,7 +203,11 @@ class MailScannerExtraction(models.Model):
 
     def _parse_moment(self, raw):
         try:
-            # Day first: 03/04/2026 is 3 April in Brazil; ISO dates still work.
+            return datetime.fromisoformat(raw)  # 2026-04-05, 2026-04-05 14:30
+        except ValueError:
+            pass
+        try:
+            # Day first: 03/04/2026 is 3 April in Brazil.
             return date_parser.parse(raw, dayfirst=True)
         except (ValueError, OverflowError):
             raise ConversionError(self.env._("not a date")) from None

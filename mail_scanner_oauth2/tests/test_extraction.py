@@ -145,7 +145,7 @@ class TestComplementaryFields(MailScannerCase):
             "Inexistente",
         ):
             self.assertIn(value, notes)
-        self.assertIn("not a whole number", notes)
+        self.assertIn("not a number", notes)
 
     def test_integer_refuses_fractions(self):
         self.label("Quantidade", "x_quantity")

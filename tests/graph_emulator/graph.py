@@ -463,7 +463,7 @@ class GraphApi:
             body = call.req.json() or {}
         except ValueError:
             return _bad_json(call.req)
-        dest = body.get("destinationId") if isinstance(body, dict) else None
+        dest = _action_parameter(body, "destinationId")
         if not dest:
             return graph_error(
                 400,
@@ -577,6 +577,14 @@ def _int(value, default, name):
     if number < 0:
         raise QueryError("BadRequest", f"Invalid value '{value}' for {name}.")
     return number
+
+
+def _action_parameter(body, name):
+    """Action parameters bind case-insensitively: the docs write destinationId, the
+    msgraph SDKs send DestinationId (the name in Graph's metadata)."""
+    if not isinstance(body, dict):
+        return None
+    return next((v for k, v in body.items() if str(k).lower() == name.lower()), None)
 
 
 def _bad_json(req):

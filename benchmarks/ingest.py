@@ -1,0 +1,548 @@
+#!/usr/bin/env python3
+"""Mail-to-ticket throughput: our scanner vs Odoo's own IMAP fetchmail vs the floor.
+
+    /root/.cache/mail_scanner_oauth2/venv-odoo/bin/python benchmarks/ingest.py
+        [--count 500] [--delay-ms 20] [--profile] [--only floor,scanner,fetchmail]
+
+One deterministic corpus (benchmarks/corpus.py: 500 mails, plain/HTML, threads,
+attachments 10 KB-2 MB, inline images, non-ASCII) goes through three paths, each on a
+fresh copy of the template database (benchmarks/odoo_env.py) and each in its own
+``odoo-bin shell`` process:
+
+* floor      ``mail.thread.message_process('helpdesk.ticket', raw)`` on each mail read
+             from disk beforehand, one commit per mail: no transport at all;
+* fetchmail  Odoo's incoming mail server (``fetchmail.server``, IMAP, object
+             helpdesk.ticket) ``fetch_mail()`` from a local Dovecot (own config, own
+             user, Maildir filled by IMAP APPEND before the clock starts);
+* scanner    our addon: ``mailbox._sync_once()`` until nothing is importable, against
+             the Graph emulator (HTTPS) seeded with the same mails; batch_limit 1000.
+
+fetchmail and scanner run twice: on plain loopback, and through
+benchmarks/latency_proxy.py (20 ms per chunk each way, 40 ms round trip) placed in
+front of Dovecot and of the emulator alike ("wan"). Every run is timed inside the Odoo
+process, from the first call to the last commit. The team: the scanner's mailbox names
+it; for fetchmail and the floor it is the helpdesk.ticket default (ir.default).
+
+Afterwards every database must hold the same tickets: same number, same titles, same
+number of e-mail messages (replies) per ticket, all in the team, and the corpus's
+expected threads. The last line:
+
+    floor_mps=.. scanner_loopback_mps=.. fetchmail_loopback_mps=.. scanner_wan_mps=..
+    fetchmail_wan_mps=.. ratio_vs_fetchmail_wan=.. overhead_vs_floor_pct_wan=..
+    overhead_vs_floor_pct_loopback=.. same_tickets=yes|no seconds=..
+
+Targets: overhead_vs_floor_pct_wan <= 15, overhead_vs_floor_pct_loopback <= 10.
+``--profile`` adds a cProfile run of the scanner (loopback, then wan; not timed).
+Exit status 0 when the tickets agree and both targets are met, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import imaplib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import odoo_env as oe  # noqa: E402
+
+oe.reexec_under_venv()
+
+import corpus  # noqa: E402
+from latency_proxy import start_proxy_process  # noqa: E402
+
+TARGET_WAN_PCT = 15.0
+TARGET_LOOPBACK_PCT = 10.0
+IMAP_USER, IMAP_PASSWORD = "support", "bench-imap-pw"
+
+
+# --------------------------------------------------------------------------- dovecot
+class Dovecot:
+    """An unprivileged Dovecot (IMAP only, plaintext on 127.0.0.1) with its own config,
+    one passwd-file user and one Maildir, all in a temporary directory of its own
+    (removed by ``stop()``)."""
+
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="mso-dovecot-"))
+        self.port = oe.free_port()
+        self.proc = None
+        if os.geteuid() == 0:
+            # Dovecot refuses to run its login processes as root: run all of it as its
+            # own system user (created by the dovecot-core package).
+            try:
+                self.user = pwd.getpwnam("dovecot")
+            except KeyError:
+                self.user = pwd.getpwnam("nobody")
+        else:
+            self.user = pwd.getpwuid(os.getuid())
+
+    @staticmethod
+    def ensure_installed():
+        if shutil.which("dovecot") or Path("/usr/sbin/dovecot").exists():
+            return
+        oe.log("installing dovecot-imapd (Debian package)")
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True, timeout=600)
+        subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", "dovecot-imapd"],
+                       check=True, timeout=900,
+                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+        # The package may start the system instance; it is not ours to keep.
+        subprocess.run([*sudo, "service", "dovecot", "stop"], check=False,
+                       capture_output=True, timeout=60)
+
+    def start(self, timeout=30):
+        self.ensure_installed()
+        d = self.dir
+        for sub in ("run", "state", "home", "Maildir"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        (d / "passwd").write_text(f"{IMAP_USER}:{{PLAIN}}{IMAP_PASSWORD}\n")
+        name, uid, gid = self.user.pw_name, self.user.pw_uid, self.user.pw_gid
+        group = _group_name(gid)
+        (d / "dovecot.conf").write_text(f"""
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+listen = 127.0.0.1
+protocols = imap
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_login_user = {name}
+default_internal_user = {name}
+default_internal_group = {group}
+first_valid_uid = {uid}
+last_valid_uid = {uid}
+first_valid_gid = {gid}
+mail_location = maildir:{d}/Maildir
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {d}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={d}/home
+}}
+# Unprivileged: no chroot.
+service anvil {{
+  chroot =
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+""")
+        if os.geteuid() == 0:
+            for path in [d, *d.rglob("*")]:
+                os.chown(path, uid, gid)
+        kwargs = {}
+        if os.geteuid() == 0:
+            kwargs = {"user": uid, "group": gid, "extra_groups": []}
+        self.proc = subprocess.Popen(
+            [shutil.which("dovecot") or "/usr/sbin/dovecot", "-F", "-c",
+             str(d / "dovecot.conf")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=open(d / "dovecot.stderr", "wb"), start_new_session=True,
+            cwd=d, **kwargs,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"dovecot exited: {self._logs()}")
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            time.sleep(0.1)
+        raise TimeoutError(f"dovecot did not start: {self._logs()}")
+
+    def _logs(self):
+        out = []
+        for name in ("dovecot.stderr", "dovecot.log"):
+            with contextlib.suppress(OSError):
+                out.append((self.dir / name).read_text()[-2000:])
+        return "\n".join(out)
+
+    def connect(self):
+        conn = imaplib.IMAP4("127.0.0.1", self.port)
+        conn.login(IMAP_USER, IMAP_PASSWORD)
+        return conn
+
+    def fill(self, mails):
+        conn = self.connect()
+        try:
+            for m in mails:
+                typ, data = conn.append(
+                    "INBOX", None, imaplib.Time2Internaldate(m.received.timestamp()), m.raw
+                )
+                if typ != "OK":
+                    raise RuntimeError(f"APPEND failed: {data}")
+        finally:
+            conn.logout()
+
+    def mark_all_unseen(self):
+        conn = self.connect()
+        try:
+            typ, data = conn.select("INBOX")
+            count = int(data[0])
+            if count:
+                conn.store(f"1:{count}", "-FLAGS", "\\Seen")
+            typ, data = conn.search(None, "(UNSEEN)")
+            unseen = len(data[0].split())
+            conn.close()
+        finally:
+            conn.logout()
+        return count, unseen
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                oe.kill_process(self.proc)
+        self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _group_name(gid):
+    import grp
+
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+# ------------------------------------------------------------------ odoo-side scripts
+COMMON = """
+import os, time
+def set_default_team():
+    team = env["helpdesk.ticket.team"].search([], limit=1)
+    if not team:
+        team = env["helpdesk.ticket.team"].create({"name": "Suporte"})
+    env["ir.default"].set("helpdesk.ticket", "team_id", team.id)
+    env.cr.commit()
+    return team
+"""
+
+FLOOR_SCRIPT = COMMON + """
+import glob
+team = set_default_team()
+raws = [open(p, "rb").read() for p in sorted(glob.glob(os.path.join(os.environ["MSO_EML_DIR"], "*.eml")))]
+MailThread = env["mail.thread"]
+failed = 0
+t0 = time.perf_counter()
+for raw in raws:
+    try:
+        MailThread.message_process("helpdesk.ticket", raw)
+    except Exception:
+        failed += 1
+        env.cr.rollback()
+    env.cr.commit()
+t1 = time.perf_counter()
+emit({"seconds": t1 - t0, "mails": len(raws), "failed": failed, "team_id": team.id})
+"""
+
+FETCHMAIL_SCRIPT = COMMON + """
+team = set_default_team()
+server = env["fetchmail.server"].create({
+    "name": "Dovecot (benchmark)",
+    "server_type": "imap",
+    "server": "127.0.0.1",
+    "port": int(os.environ["MSO_IMAP_PORT"]),
+    "is_ssl": False,
+    "user": os.environ["MSO_IMAP_USER"],
+    "password": os.environ["MSO_IMAP_PASSWORD"],
+    "object_id": env["ir.model"]._get_id("helpdesk.ticket"),
+    "state": "done",
+    "attach": True,
+    "original": False,
+})
+env.cr.commit()
+t0 = time.perf_counter()
+server.fetch_mail()
+t1 = time.perf_counter()
+emit({"seconds": t1 - t0, "team_id": team.id})
+"""
+
+SCANNER_SCRIPT = """
+import os, time
+mailbox = env["mail.scanner.mailbox"].search([], limit=1)
+team = mailbox.team_id
+profile = os.environ.get("MSO_PROFILE")
+if profile:
+    import cProfile
+    profiler = cProfile.Profile()
+    profiler.enable()
+t0 = time.perf_counter()
+rounds = 0
+done_total = 0
+while True:
+    done, remaining = mailbox._sync_once()
+    done_total += done
+    rounds += 1
+    env.invalidate_all()
+    if not remaining or rounds >= 20:
+        break
+t1 = time.perf_counter()
+if profile:
+    profiler.disable()
+    profiler.dump_stats(profile)
+client = mailbox.app_id._graph_client()
+emit({"seconds": t1 - t0, "rounds": rounds, "done": done_total, "remaining": remaining,
+      "state": mailbox.state, "last_error": mailbox.last_error, "team_id": team.id,
+      "requests": client.request_count})
+"""
+
+TICKETS_SQL = """
+SELECT t.name, t.team_id,
+       (SELECT count(*) FROM mail_message m
+         WHERE m.model = 'helpdesk.ticket' AND m.res_id = t.id
+           AND m.message_type = 'email')
+  FROM helpdesk_ticket t
+"""
+
+
+def tickets_of(db):
+    """[(title, team_id, e-mail messages)] of every ticket."""
+    return oe.sql(db, TICKETS_SQL)
+
+
+# ------------------------------------------------------------------------------ runs
+class Bench:
+    def __init__(self, args, cleanup):
+        self.args = args
+        self.cleanup = cleanup
+        self.results = {}  # key -> dict(seconds, mps, ...)
+        self.tickets = {}  # key -> [(title, team, n)]
+
+    def new_db(self, key):
+        return oe.create_database(f"mso_ingest_{key}", self.cleanup)
+
+    def record(self, key, db, out, mails):
+        seconds = out["seconds"]
+        out["mps"] = mails / seconds
+        self.results[key] = out
+        self.tickets[key] = tickets_of(db)
+        oe.log(f"{key}: {mails} mails in {seconds:.1f}s = {out['mps']:.2f} mails/s "
+               f"({len(self.tickets[key])} tickets)")
+        if not self.args.keep:
+            oe.drop_database(db)
+            if db in self.cleanup.databases:
+                self.cleanup.databases.remove(db)
+
+    def floor(self, eml_dir, mails):
+        db = self.new_db("floor")
+        (out,) = oe.odoo_shell(db, FLOOR_SCRIPT, env={"MSO_EML_DIR": str(eml_dir)},
+                               timeout=600)
+        self.record("floor", db, out, mails)
+
+    def fetchmail(self, key, dovecot, port, mails):
+        total, unseen = dovecot.mark_all_unseen()
+        assert unseen == total == mails, (total, unseen, mails)
+        db = self.new_db(key)
+        env = {"MSO_IMAP_PORT": str(port), "MSO_IMAP_USER": IMAP_USER,
+               "MSO_IMAP_PASSWORD": IMAP_PASSWORD}
+        (out,) = oe.odoo_shell(db, FETCHMAIL_SCRIPT, env=env, timeout=900)
+        self.record(key, db, out, mails)
+
+    def scanner(self, key, gm, public_port, mails, profile=None):
+        emu = gm.emu
+        real_port = emu.port
+        # The emulator writes its own URL into nextLink/deltaLink and the OpenID
+        # discovery document: make it name the port the client goes through.
+        emu.port = public_port
+        try:
+            for msg in gm.mailbox.messages():
+                gm.mailbox.set_read(msg, False)
+            db = self.new_db(key.replace("-", "_"))
+            oe.configure_mailbox(db, gm, batch_limit=max(1000, mails))
+            env = {"MSO_PROFILE": profile} if profile else {}
+            (out,) = oe.odoo_shell(db, SCANNER_SCRIPT, env=env, timeout=900)
+        finally:
+            emu.port = real_port
+        if out["remaining"] or out["state"] != "running":
+            raise RuntimeError(f"{key}: scanner did not finish: {out}")
+        if profile:
+            oe.drop_database(db)
+            self.cleanup.databases.remove(db)
+            return out
+        self.record(key, db, out, mails)
+        return out
+
+
+def compare(bench, mails_list):
+    """Every path must give the corpus's tickets and threads, all in one team."""
+    expected = corpus.expected_threads(mails_list)
+    want = sorted((title, n + 1) for title, n in expected.items())
+    problems = []
+    for key, rows in bench.tickets.items():
+        got = sorted((title, n) for title, _team, n in rows)
+        if got != want:
+            missing = sorted(set(want) - set(got))[:3]
+            extra = sorted(set(got) - set(want))[:3]
+            problems.append(f"{key}: {len(rows)} tickets (want {len(want)}); "
+                            f"missing {missing} extra {extra}")
+        teams = {team for _t, team, _n in rows}
+        want_team = bench.results[key].get("team_id")
+        if teams != {want_team}:
+            problems.append(f"{key}: tickets in teams {teams}, want {{{want_team}}}")
+    return problems
+
+
+def print_profile(path, title, limit=25):
+    import io
+    import pstats
+
+    buf = io.StringIO()
+    stats = pstats.Stats(path, stream=buf)
+    stats.sort_stats("tottime").print_stats(limit)
+    stats.sort_stats("cumulative").print_stats(
+        r"mail_scanner_oauth2|graph/|mail_thread|ssl|socket|json|base64|threading", limit
+    )
+    print(f"\n===== cProfile of {title} =====")
+    print(buf.getvalue())
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--delay-ms", type=float, default=20.0,
+                        help="one-way delay of the latency proxy (round trip twice it)")
+    parser.add_argument("--only", default="floor,scanner,fetchmail")
+    parser.add_argument("--conditions", default="loopback,wan")
+    parser.add_argument("--profile", action="store_true",
+                        help="also run the scanner once more under cProfile per condition")
+    parser.add_argument("--keep", action="store_true", help="keep the databases")
+    args = parser.parse_args(argv)
+    paths = set(args.only.split(","))
+    conditions = args.conditions.split(",")
+    started = time.monotonic()
+    oe.ensure_postgres()
+    with oe.Cleanup(keep_db=args.keep) as cleanup:
+        tmp = Path(tempfile.mkdtemp(prefix="mso-ingest-"))
+        cleanup.callbacks.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
+        oe.log(f"building the corpus ({args.count} mails, seed {args.seed})")
+        mails = corpus.build_corpus(args.count, args.seed)
+        info = corpus.describe(mails)
+        print("corpus: " + " ".join(f"{k}={v}" for k, v in info.items()), flush=True)
+        eml_dir = tmp / "eml"
+        corpus.write_eml_dir(mails, eml_dir)
+        oe.ensure_template()
+        bench = Bench(args, cleanup)
+        n = len(mails)
+
+        dovecot = gm = None
+        proxies = {}
+        if "fetchmail" in paths:
+            dovecot = Dovecot()
+            cleanup.callbacks.append(dovecot.stop)
+            dovecot.start()
+            t = time.monotonic()
+            dovecot.fill(mails)
+            oe.log(f"dovecot on 127.0.0.1:{dovecot.port}: {n} mails appended "
+                   f"in {time.monotonic() - t:.1f}s")
+        if "scanner" in paths:
+            emu, gm = oe.start_emulator(cleanup, address=corpus.MAILBOX)
+            t = time.monotonic()
+            for m in mails:
+                gm.mailbox.deliver(m.raw, received=m.received)
+            oe.log(f"emulator on {emu.url}: {n} mails delivered "
+                   f"in {time.monotonic() - t:.1f}s")
+        if "wan" in conditions:
+            for name, target in (("imap", dovecot), ("graph", gm and gm.emu)):
+                if target is None:
+                    continue
+                proc, port = start_proxy_process(target.port, args.delay_ms)
+                cleanup.processes.append(proc)
+                proxies[name] = port
+            oe.log(f"latency proxies ({args.delay_ms:g} ms each way): {proxies}")
+
+        # Interleaved so that a drift of the machine does not favour one path.
+        if "floor" in paths:
+            bench.floor(eml_dir, n)
+        for cond in conditions:
+            if "scanner" in paths:
+                port = gm.emu.port if cond == "loopback" else proxies["graph"]
+                bench.scanner(f"scanner_{cond}", gm, port, n)
+            if "fetchmail" in paths:
+                port = dovecot.port if cond == "loopback" else proxies["imap"]
+                bench.fetchmail(f"fetchmail_{cond}", dovecot, port, n)
+        if args.profile and "scanner" in paths:
+            for cond in conditions:
+                port = gm.emu.port if cond == "loopback" else proxies["graph"]
+                path = str(tmp / f"scanner_{cond}.prof")
+                out = bench.scanner(f"profile_{cond}", gm, port, n, profile=path)
+                print_profile(path, f"scanner {cond} ({out['seconds']:.1f}s under cProfile)")
+
+        problems = compare(bench, mails)
+
+    r = bench.results
+    print()
+    rows = []
+    for key, out in r.items():
+        extra = ""
+        if "requests" in out:
+            extra = f"{out['requests']} HTTP requests"
+        if out.get("failed"):
+            extra += f" failed={out['failed']}"
+        rows.append([key, f"{out['seconds']:.1f}", f"{out['mps']:.2f}",
+                     len(bench.tickets[key]), extra])
+    print(oe.format_table(rows, ["path", "seconds", "mails/s", "tickets", "notes"]))
+    for p in problems:
+        print("MISMATCH:", p)
+
+    def mps(key):
+        return r[key]["mps"] if key in r else None
+
+    def overhead(key):
+        if key not in r or "floor" not in r:
+            return None
+        return (r[key]["seconds"] / r["floor"]["seconds"] - 1) * 100
+
+    figures = {
+        "floor_mps": mps("floor"),
+        "scanner_loopback_mps": mps("scanner_loopback"),
+        "fetchmail_loopback_mps": mps("fetchmail_loopback"),
+        "scanner_wan_mps": mps("scanner_wan"),
+        "fetchmail_wan_mps": mps("fetchmail_wan"),
+        "ratio_vs_fetchmail_wan": (
+            mps("scanner_wan") / mps("fetchmail_wan")
+            if mps("scanner_wan") and mps("fetchmail_wan") else None
+        ),
+        "overhead_vs_floor_pct_wan": overhead("scanner_wan"),
+        "overhead_vs_floor_pct_loopback": overhead("scanner_loopback"),
+    }
+    ok = not problems
+    for key, target in (("overhead_vs_floor_pct_wan", TARGET_WAN_PCT),
+                        ("overhead_vs_floor_pct_loopback", TARGET_LOOPBACK_PCT)):
+        value = figures[key]
+        if value is not None:
+            print(f"target {key} <= {target:g}: {'met' if value <= target else 'MISSED'} "
+                  f"({value:.1f})")
+            ok = ok and value <= target
+    line = " ".join(
+        f"{k}={'n/a' if v is None else f'{v:.2f}'}" for k, v in figures.items()
+    )
+    line += f" same_tickets={'yes' if not problems else 'no'}"
+    line += f" seconds={time.monotonic() - started:.0f}"
+    print(line, flush=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
