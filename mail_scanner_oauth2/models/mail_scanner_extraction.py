@@ -2,6 +2,7 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """Complementary fields: values pulled out of a mail's text into ticket fields."""
 
+import contextlib
 import re
 from datetime import datetime, timezone
 
@@ -202,10 +203,8 @@ class MailScannerExtraction(models.Model):
             raise ConversionError(self.env._("not a number")) from None
 
     def _parse_moment(self, raw):
-        try:
+        with contextlib.suppress(ValueError):
             return datetime.fromisoformat(raw)  # 2026-04-05, 2026-04-05 14:30
-        except ValueError:
-            pass
         try:
             # Day first: 03/04/2026 is 3 April in Brazil.
             return date_parser.parse(raw, dayfirst=True)
