@@ -103,11 +103,11 @@ class MailScannerMessage(models.Model):
                 {
                     "mailbox_id": mailbox.id,
                     "graph_id": ref.id,
-                    "internet_message_id": ref.internet_message_id,
-                    "conversation_id": ref.conversation_id,
+                    "internet_message_id": _no_nul(ref.internet_message_id),
+                    "conversation_id": _no_nul(ref.conversation_id),
                     "received_date": ref.received and ref.received.replace(tzinfo=None),
-                    "sender": (ref.sender or "").lower(),
-                    "subject": ref.subject,
+                    "sender": _no_nul((ref.sender or "").lower()),
+                    "subject": _no_nul(ref.subject),
                     "size": ref.size or 0,
                 }
             )
@@ -442,3 +442,8 @@ def _ticket_people(ticket):
         p.email_normalized for p in ticket.partner_id | ticket.message_partner_ids
     }
     return emails - {False, None, ""}
+
+
+def _no_nul(value):
+    """PostgreSQL text cannot hold NUL: one such header must not stop the scan."""
+    return value.replace("\x00", "") if isinstance(value, str) else value

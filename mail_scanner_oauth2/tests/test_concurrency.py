@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime, timedelta
 from unittest.mock import patch
 
+import psycopg2
 from graph_emulator.samples import make_eml
 
 from odoo import SUPERUSER_ID, api
@@ -21,6 +22,7 @@ MAILS = 30
 
 @tagged("post_install", "-at_install")
 class TestConcurrentRuns(EmulatorRequestsMixin, TransactionCase):
+    without_mailbox_lock = False
     def setUp(self):
         super().setUp()
         self.emu = shared_emulator()
@@ -78,15 +80,22 @@ class TestConcurrentRuns(EmulatorRequestsMixin, TransactionCase):
             app.unlink()
 
     def _run_in_own_transaction(self, env, errors, barrier):
-        try:
-            with env.cr:
-                mailbox = env["mail.scanner.mailbox"].browse(self.mailbox_id)
-                barrier.wait(timeout=30)
-                for _run in range(5):
+        with env.cr:
+            mailbox = env["mail.scanner.mailbox"].browse(self.mailbox_id)
+            barrier.wait(timeout=30)
+            for _run in range(5):
+                try:
                     mailbox._sync_once()
                     env.cr.commit()
-        except Exception as exc:  # pylint: disable=broad-except
-            errors.append(exc)
+                except psycopg2.Error as exc:
+                    # Without the mailbox lock, PostgreSQL refuses one of two
+                    # concurrent writes: like a cron worker, drop the transaction.
+                    if not self.without_mailbox_lock:
+                        errors.append(exc)
+                    env.cr.rollback()
+                except Exception as exc:  # pylint: disable=broad-except
+                    errors.append(exc)
+                    env.cr.rollback()
 
     def _two_runs_at_once(self):
         errors, barrier = [], threading.Barrier(2)
@@ -135,6 +144,7 @@ class TestConcurrentRuns(EmulatorRequestsMixin, TransactionCase):
         # Even if the mailbox lock were lost, the per-message row locks and the
         # ledger keep every mail exactly once.
         Mailbox = type(self.env["mail.scanner.mailbox"])
+        self.without_mailbox_lock = True
         # PostgreSQL then refuses one of two concurrent writes; Odoo logs it.
         with (
             patch.object(Mailbox, "_try_lock", lambda self: True),
