@@ -389,7 +389,12 @@ class MailScannerMailbox(models.Model):
             mailbox._record_failure(exc)
         finally:
             self._unlock()
-        return done, mailbox._count_importable()
+        # Only new mail asks for an immediate next run; failed mail is retried
+        # on the regular schedule.
+        pending = self.env["mail.scanner.message"].search_count(
+            [("mailbox_id", "=", self.id), ("state", "=", "pending")]
+        )
+        return done, pending
 
     def _try_lock(self):
         # Session-level lock: it survives the per-message commits and dies with
@@ -443,9 +448,6 @@ class MailScannerMailbox(models.Model):
             ("state", "=", "failed"),
             ("attempts", "<", MAX_AUTO_ATTEMPTS),
         ]
-
-    def _count_importable(self):
-        return self.env["mail.scanner.message"].search_count(self._importable_domain())
 
     def _import_pending(self, client):
         """Fetches MIME by batches and imports each mail in its own transaction."""
