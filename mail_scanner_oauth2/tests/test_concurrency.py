@@ -23,6 +23,7 @@ MAILS = 30
 @tagged("post_install", "-at_install")
 class TestConcurrentRuns(EmulatorRequestsMixin, TransactionCase):
     without_mailbox_lock = False
+
     def setUp(self):
         super().setUp()
         self.emu = shared_emulator()
