@@ -65,10 +65,9 @@ class BoundedRetry(Retry):
             read=None,
             status=None,
             redirect=0,
-            # Every request we send is safe to repeat: reads, $batch of reads, PATCH
-            # isRead,
-            # and moves whose "already moved" answer is handled per message by the
-            # client.
+            # Every request we send is safe to repeat: reads, $batch of reads,
+            # PATCH isRead, and moves whose "already moved" answer the client
+            # handles per message.
             allowed_methods=None,
             status_forcelist=RETRY_STATUSES,
             backoff_factor=policy.backoff_factor,

@@ -212,6 +212,139 @@ class MailScannerAzureApp(models.Model):
                 client = _CLIENTS[key] = GraphMailClient(**kwargs)
         return client
 
+    # ---------------------------------------------------------------- messages
+    def _graph_error_text(self, exc, mailbox=None):
+        """The admin's message for a Graph error, in the admin's language.
+
+        The client's own English text stays the fallback for anything not
+        listed, and is what goes to the server log.
+        """
+        self.ensure_one()
+        args = {
+            "app": self.client_id,
+            "tenant": self.tenant_id,
+            "mailbox": mailbox or "",
+            "code": exc.code or "",
+        }
+        for error_class, template in self._graph_error_templates():
+            if isinstance(exc, error_class):
+                return template % args
+        return str(exc)
+
+    def _graph_error_templates(self):
+        return [
+            (
+                graph_errors.InvalidClientSecret,
+                self.env._(
+                    "AADSTS7000215: the client secret of application %(app)s is "
+                    "wrong. In Azure > App registrations > Certificates & secrets, "
+                    "copy the secret's Value (shown only once, right after it is "
+                    "created), not its Secret ID."
+                ),
+            ),
+            (
+                graph_errors.ExpiredClientSecret,
+                self.env._(
+                    "AADSTS7000222: the client secret of application %(app)s has "
+                    "expired. Create a new secret in Azure > App registrations > "
+                    "Certificates & secrets and paste its value here."
+                ),
+            ),
+            (
+                graph_errors.ApplicationNotFound,
+                self.env._(
+                    "AADSTS700016: application %(app)s was not found in tenant "
+                    "%(tenant)s. Check the application (client) ID and the directory "
+                    "(tenant) ID on the app's overview page, and that an "
+                    "administrator of the tenant consented to it."
+                ),
+            ),
+            (
+                graph_errors.TenantNotFound,
+                self.env._(
+                    "AADSTS90002: tenant %(tenant)s does not exist. Copy the "
+                    "directory (tenant) ID from the app's overview page."
+                ),
+            ),
+            (
+                graph_errors.MissingCredential,
+                self.env._(
+                    "No credential was sent: enter the client secret or a certificate."
+                ),
+            ),
+            (
+                graph_errors.ConsentRequired,
+                self.env._(
+                    "An administrator of tenant %(tenant)s has not consented to "
+                    "application %(app)s: in Azure > App registrations > API "
+                    "permissions, click 'Grant admin consent'."
+                ),
+            ),
+            (
+                graph_errors.MissingWritePermission,
+                self.env._(
+                    "Application %(app)s lacks the application permission "
+                    "Mail.ReadWrite: add it under API permissions (Microsoft Graph > "
+                    "Application permissions) and click 'Grant admin consent'. "
+                    "Mail.Read alone cannot mark mail as read or move it."
+                ),
+            ),
+            (
+                graph_errors.AccessDenied,
+                self.env._(
+                    "Application %(app)s may not open mailbox %(mailbox)s: grant it "
+                    "the application permission Mail.ReadWrite with admin consent "
+                    "and, if an application access policy restricts it, include "
+                    "this mailbox."
+                ),
+            ),
+            (
+                graph_errors.MailboxNotFound,
+                self.env._(
+                    "Mailbox %(mailbox)s does not exist in tenant %(tenant)s or has "
+                    "no Exchange Online mailbox: check the address."
+                ),
+            ),
+            (
+                graph_errors.FolderNotFound,
+                self.env._(
+                    "The folder to scan no longer exists in mailbox %(mailbox)s: "
+                    "refresh the folders and choose another one."
+                ),
+            ),
+            (
+                graph_errors.TokenRejected,
+                self.env._(
+                    "Microsoft Graph rejected the access token of application "
+                    "%(app)s: check that the app belongs to the mailbox's tenant and "
+                    "that its permissions are application permissions with admin "
+                    "consent."
+                ),
+            ),
+            (
+                graph_errors.Throttled,
+                self.env._(
+                    "Microsoft Graph is throttling application %(app)s for mailbox "
+                    "%(mailbox)s; the scanner tries again on its next run."
+                ),
+            ),
+            (
+                graph_errors.ServiceUnavailable,
+                self.env._(
+                    "Microsoft Graph is unavailable right now (%(code)s); the "
+                    "scanner tries again on its next run."
+                ),
+            ),
+            (
+                graph_errors.GraphConnectionError,
+                self.env._(
+                    "Microsoft could not be reached (%(code)s): check the server's "
+                    "internet access, proxy and certificates. The scanner tries "
+                    "again on its next run."
+                ),
+            ),
+        ]
+
     # ------------------------------------------------------------------ actions
     def action_test_connection(self):
         """Proves token (and, when a mailbox is set, mailbox and folder access)."""
@@ -224,8 +357,9 @@ class MailScannerAzureApp(models.Model):
             else:
                 client.acquire_token()
         except graph_errors.GraphError as exc:
-            self.write({"last_check_ok": False, "last_check_message": str(exc)})
-            raise UserError(str(exc)) from None
+            text = self._graph_error_text(exc, mailbox.address)
+            self.write({"last_check_ok": False, "last_check_message": text})
+            raise UserError(text) from None
         message = self.env._("Microsoft external API configured successfully")
         self.write({"last_check_ok": True, "last_check_message": message})
         return {

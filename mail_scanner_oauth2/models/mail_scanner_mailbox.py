@@ -237,14 +237,14 @@ class MailScannerMailbox(models.Model):
                 self.address, self._folder_graph_id()
             )
         except graph_errors.GraphError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(self._graph_error_text(exc)) from None
 
     def _refresh_folders(self):
         self.ensure_one()
         try:
             folders = self.app_id._graph_client().list_folders(self.address)
         except graph_errors.GraphError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(self._graph_error_text(exc)) from None
         return self.env["mail.scanner.folder"]._sync_from_graph(self, folders)
 
     def _new_record_values(self, model="helpdesk.ticket"):
@@ -309,7 +309,7 @@ class MailScannerMailbox(models.Model):
                 self.address, self.new_folder_name.strip()
             )
         except graph_errors.GraphError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(self._graph_error_text(exc)) from None
         records = self._refresh_folders()
         self.write({"move_folder_id": records[folder.id].id, "new_folder_name": False})
         return True
@@ -556,6 +556,9 @@ class MailScannerMailbox(models.Model):
             self._alert_recovered()
         self._scanner_commit()
 
+    def _graph_error_text(self, exc):
+        return self.app_id._graph_error_text(exc, self.address)
+
     def _record_failure(self, exc):
         """Keeps the error on the mailbox; configuration errors stop it.
 
@@ -565,8 +568,14 @@ class MailScannerMailbox(models.Model):
         """
         _logger.warning("Mail Scanner: mailbox %s: %s", self.address, exc)
         streak = self.failure_streak + 1
+        if isinstance(exc, graph_errors.GraphError):
+            # Stored for the administrators: in their language.
+            admin_lang = self._admin_users()[:1].lang or self.env.lang
+            text = self.with_context(lang=admin_lang)._graph_error_text(exc)
+        else:
+            text = str(exc)
         vals = {
-            "last_error": str(exc),
+            "last_error": text,
             "last_error_date": fields.Datetime.now(),
             "failure_streak": streak,
         }
@@ -576,7 +585,7 @@ class MailScannerMailbox(models.Model):
         newly_in_error = vals.get("state") == "error" and self.state != "error"
         self.write(vals)
         if newly_in_error:
-            self._alert_error(str(exc), repeated=transient)
+            self._alert_error(text, repeated=transient)
         self._scanner_commit()
 
     # ------------------------------------------------------------------ health
