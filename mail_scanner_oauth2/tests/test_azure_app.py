@@ -98,3 +98,33 @@ class TestAzureApp(MailScannerCase):
             certificate_public=certificate,
         )
         self.assertEqual(self._check_message(app), SUCCESS)
+
+
+@tagged("post_install", "-at_install")
+class TestPortuguese(MailScannerCase):
+    """Our first customers read Brazilian Portuguese."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["res.lang"]._activate_lang("pt_BR")
+        cls.env["ir.module.module"]._load_module_terms(
+            ["mail_scanner_oauth2"], ["pt_BR"], overwrite=True
+        )
+
+    def test_success_and_errors_in_portuguese(self):
+        app = self.create_app().with_context(lang="pt_BR")
+        action = app.action_test_connection()
+        self.assertEqual(
+            action["params"]["message"], "API Externa Microsoft Configurada com Sucesso"
+        )
+        wrong = self.create_app(client_secret="wrong~value~1").with_context(lang="pt_BR")
+        with self.assertRaises(UserError) as caught:
+            wrong.action_test_connection()
+        self.assertIn("Valor do segredo", str(caught.exception))
+
+    def test_settings_block_label(self):
+        view = self.env.ref("mail_scanner_oauth2.res_config_settings_view_form")
+        arch = view.with_context(lang="pt_BR").arch
+        self.assertIn("Escaner de Mensagens", arch)
+        self.assertIn("Criar caixa de correio agora", arch)
