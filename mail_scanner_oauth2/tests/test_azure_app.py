@@ -118,7 +118,9 @@ class TestPortuguese(MailScannerCase):
         self.assertEqual(
             action["params"]["message"], "API Externa Microsoft Configurada com Sucesso"
         )
-        wrong = self.create_app(client_secret="wrong~value~1").with_context(lang="pt_BR")
+        wrong = self.create_app(client_secret="wrong~value~1").with_context(
+            lang="pt_BR"
+        )
         with self.assertRaises(UserError) as caught:
             wrong.action_test_connection()
         self.assertIn("Valor do segredo", str(caught.exception))

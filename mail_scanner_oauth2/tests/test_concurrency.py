@@ -3,6 +3,8 @@
 """Two cron runs at once on one mailbox, each with its own database connection
 and real commits, as two Odoo worker processes would have."""
 
+import subprocess
+import sys
 import threading
 import uuid
 from datetime import datetime, timedelta
@@ -13,7 +15,7 @@ from graph_emulator.samples import make_eml
 
 from odoo import SUPERUSER_ID, api
 from odoo.tests import TransactionCase, tagged
-from odoo.tools import mute_logger
+from odoo.tools import config, mute_logger
 
 from .common import EmulatorRequestsMixin, point_at_emulator, shared_emulator
 
@@ -153,4 +155,44 @@ class TestConcurrentRuns(EmulatorRequestsMixin, TransactionCase):
             mute_logger("odoo.sql_db"),
         ):
             self._two_runs_at_once()
+        self._assert_each_mail_once()
+
+    def test_two_odoo_processes_at_once(self):
+        """Two real Odoo processes run the scanner on the same mailbox at once."""
+        script = (
+            f"mailbox = env['mail.scanner.mailbox'].browse({self.mailbox_id})\n"
+            "for _run in range(5):\n"
+            "    mailbox._sync_once()\n"
+            "    env.cr.commit()\n"
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "odoo",
+            "shell",
+            "-d",
+            self.env.cr.dbname,
+            f"--addons-path={config['addons_path']}",
+            "--no-http",
+            "--max-cron-threads=0",
+            "--log-level=warn",
+        ]
+        for option in ("db_host", "db_port", "db_user", "db_password"):
+            if config.get(option):
+                command.append(f"--{option.replace('_', '-')}={config[option]}")
+        workers = [
+            subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            for _n in range(2)
+        ]
+        outputs = [
+            worker.communicate(script.encode(), timeout=300)[0] for worker in workers
+        ]
+        for worker, output in zip(workers, outputs, strict=True):
+            self.assertEqual(worker.returncode, 0, output.decode(errors="replace"))
+            self.assertNotIn(b"Traceback", output, output.decode(errors="replace"))
         self._assert_each_mail_once()
