@@ -150,7 +150,14 @@ class MailScannerAzureApp(models.Model):
     def create(self, vals_list):
         for vals in vals_list:
             self._strip_values(vals)
-        return super().create(vals_list)
+        apps = super().create(vals_list)
+        # "Edit App" on a mailbox without an app: the new app becomes its app.
+        mailbox_id = self.env.context.get("mail_scanner_mailbox_id")
+        if mailbox_id and len(apps) == 1:
+            mailbox = self.env["mail.scanner.mailbox"].browse(mailbox_id).exists()
+            if mailbox and not mailbox.app_id:
+                mailbox.app_id = apps
+        return apps
 
     def write(self, vals):
         self._strip_values(vals)

@@ -321,7 +321,10 @@ class MailScannerMailbox(models.Model):
             "res_model": "mail.scanner.azure.app",
             "view_mode": "form",
             "target": "new",
-            "context": {"default_company_id": self.company_id.id},
+            "context": {
+                "default_company_id": self.company_id.id,
+                "mail_scanner_mailbox_id": self.id,
+            },
         }
         if self.app_id:
             action["res_id"] = self.app_id.id

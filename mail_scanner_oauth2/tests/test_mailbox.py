@@ -97,3 +97,25 @@ class TestMailbox(MailScannerCase):
         self.assertEqual(
             settings.action_mail_scanner_open_mailbox()["res_id"], mailbox.id
         )
+
+    def test_edit_app_from_a_new_mailbox(self):
+        mailbox = self.env["mail.scanner.mailbox"].create({"account_kind": "microsoft"})
+        action = mailbox.action_open_app()
+        self.assertEqual(action["res_model"], "mail.scanner.azure.app")
+        self.assertNotIn("res_id", action, "no app yet: the form creates one")
+        app = (
+            self.env["mail.scanner.azure.app"]
+            .with_context(**action["context"])
+            .create(
+                {
+                    "tenant_id": self.tenant.id,
+                    "client_id": self.graph_app.client_id,
+                    "client_secret": self.graph_app.secret,
+                }
+            )
+        )
+        self.assertEqual(mailbox.app_id, app)
+        self.assertEqual(mailbox.state, "draft", "no address yet")
+        mailbox.address = self.mailbox_address
+        self.assertEqual(mailbox.state, "running")
+        self.assertEqual(mailbox.action_open_app()["res_id"], app.id)
