@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# ruff: noqa: PLC0415 (graph_emulator is importable once odoo_env is)
 """Chaos: a real Odoo server scanning 300 mails is killed with SIGKILL 5 times.
 
 A real ``odoo-bin --max-cron-threads=1`` runs the scanner's scheduled action (woken
@@ -28,7 +29,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import odoo_env as oe  # noqa: E402
+import odoo_env as oe
 
 MAILBOX = "support@contoso.example"
 BASE_DATE = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
@@ -57,7 +58,8 @@ def build_corpus(n=300, seed=7, reply_share=0.4, attachment_every=6, prefix="cha
     """``n`` mails in delivery order: new conversations and replies to earlier ones
     (In-Reply-To the last mail of the thread, References the whole thread), some with
     attachments. Deterministic. Each item: dict(index, kind 'new'|'reply', root
-    (index of the conversation's first mail), message_id, eml, received, attachments)."""
+    (index of the conversation's first mail), message_id, eml, received,
+    attachments)."""
     from graph_emulator import make_eml
 
     rng = random.Random(seed)
@@ -69,7 +71,9 @@ def build_corpus(n=300, seed=7, reply_share=0.4, attachment_every=6, prefix="cha
         attachments = []
         if i % attachment_every == 3:
             if rng.random() < 0.5:
-                attachments.append((f"nota-{i}.pdf", _pdf(f"{prefix}-{i}"), "application/pdf"))
+                attachments.append(
+                    (f"nota-{i}.pdf", _pdf(f"{prefix}-{i}"), "application/pdf")
+                )
             else:
                 attachments.append(
                     (f"log-{i}.bin", _blob(f"{prefix}-{i}", rng.randint(2_000, 40_000)))
@@ -96,23 +100,42 @@ def build_corpus(n=300, seed=7, reply_share=0.4, attachment_every=6, prefix="cha
             root = i
             sender = f"Customer {i} <customer{i}@customers.example.org>"
             subject = f"Request {i}: " + rng.choice(
-                ["printer offline", "invoice copy", "VPN drops", "password reset",
-                 "delivery late", "contract renewal", "access to the portal"]
+                [
+                    "printer offline",
+                    "invoice copy",
+                    "VPN drops",
+                    "password reset",
+                    "delivery late",
+                    "contract renewal",
+                    "access to the portal",
+                ]
             )
             html = None
             if i % 4 == 1:
                 html = f"<p>Hello,</p><p>request <b>{i}</b> in <i>HTML</i>.</p>"
             eml = make_eml(
-                subject, sender, MAILBOX,
+                subject,
+                sender,
+                MAILBOX,
                 f"Hello,\n\nThis is request {i}.\n\nRegards,\nCustomer {i}\n",
-                message_id=message_id, html=html, attachments=attachments,
+                message_id=message_id,
+                html=html,
+                attachments=attachments,
                 date=received,
             )
             threads[i] = [message_id]
         corpus.append(
-            {"index": i, "kind": "reply" if is_reply else "new", "root": root,
-             "message_id": message_id, "eml": eml, "received": received,
-             "subject": subject, "sender": sender, "attachments": len(attachments)}
+            {
+                "index": i,
+                "kind": "reply" if is_reply else "new",
+                "root": root,
+                "message_id": message_id,
+                "eml": eml,
+                "received": received,
+                "subject": subject,
+                "sender": sender,
+                "attachments": len(attachments),
+            }
         )
     return corpus
 
@@ -125,7 +148,7 @@ def deliver(gm, corpus):
 
 
 # ---------------------------------------------------------------------------- check
-def verify(db, gm, corpus, check_read=True):
+def verify(db, gm, corpus, check_read=True):  # noqa: C901
     """Counts lost and duplicated mail against the corpus. Returns a dict."""
     ids = [c["message_id"] for c in corpus]
     rows = oe.sql(
@@ -138,7 +161,8 @@ def verify(db, gm, corpus, check_read=True):
     for mid, res_id in rows:
         posted.setdefault(mid, []).append(res_id)
     any_model = Counter(
-        mid for (mid,) in oe.sql(
+        mid
+        for (mid,) in oe.sql(
             db, "SELECT message_id FROM mail_message WHERE message_id = ANY(%s)", (ids,)
         )
     )
@@ -186,31 +210,44 @@ def verify(db, gm, corpus, check_read=True):
         duplicated += tickets - roots
     distinct_tickets = len(set(ticket_of_root.values()))
     if distinct_tickets != len(ticket_of_root):
-        problems["two conversations in one ticket"] += len(ticket_of_root) - distinct_tickets
+        problems["two conversations in one ticket"] += (
+            len(ticket_of_root) - distinct_tickets
+        )
         lost += len(ticket_of_root) - distinct_tickets
     return {
-        "lost": lost, "duplicated": duplicated, "tickets": tickets, "roots": roots,
-        "replies": len(corpus) - roots, "ledger": oe.ledger_counts(db),
-        "problems": dict(problems), "examples": examples,
+        "lost": lost,
+        "duplicated": duplicated,
+        "tickets": tickets,
+        "roots": roots,
+        "replies": len(corpus) - roots,
+        "ledger": oe.ledger_counts(db),
+        "problems": dict(problems),
+        "examples": examples,
     }
 
 
 def scan_finished(db, gm, corpus):
     """Every corpus mail done in the ledger, its after-import done, read in Graph."""
     rows = oe.sql(
-        db, "SELECT count(*) FILTER (WHERE state IN ('done','duplicate','ignored','failed')"
-            " AND after_import_done), count(*) FILTER (WHERE state = 'failed'), count(*)"
-            " FROM mail_scanner_message"
+        db,
+        "SELECT count(*) FILTER (WHERE state IN ('done','duplicate','ignored','failed')"
+        " AND after_import_done), count(*) FILTER (WHERE state = 'failed'), count(*)"
+        " FROM mail_scanner_message",
     )
     finished, failed, total = rows[0]
     if failed:
         # Failed rows are retried by later runs; not finished while retries remain.
-        retry = oe.scalar(db, "SELECT count(*) FROM mail_scanner_message WHERE "
-                              "state='failed' AND attempts < 5")
+        retry = oe.scalar(
+            db,
+            "SELECT count(*) FROM mail_scanner_message WHERE "
+            "state='failed' AND attempts < 5",
+        )
         if retry:
             return False
-    return total >= len(corpus) and finished == total and all(
-        c["emu_msg"].is_read for c in corpus
+    return (
+        total >= len(corpus)
+        and finished == total
+        and all(c["emu_msg"].is_read for c in corpus)
     )
 
 
@@ -226,20 +263,26 @@ def main():
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--batch-limit", type=int, default=50)
-    parser.add_argument("--deadline", type=float, default=540,
-                        help="seconds for the whole scan before giving up")
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        default=540,
+        help="seconds for the whole scan before giving up",
+    )
     args = parser.parse_args()
     t0 = time.monotonic()
     rng = random.Random(args.seed)
     with oe.Cleanup() as cleanup:
         db = oe.create_database("mso_bench_chaos", cleanup)
-        emu, gm = oe.start_emulator(cleanup, address=MAILBOX)
+        _emu, gm = oe.start_emulator(cleanup, address=MAILBOX)
         corpus = build_corpus(args.mails, seed=args.seed)
         deliver(gm, corpus)
         kinds = Counter(c["kind"] for c in corpus)
-        oe.log(f"corpus: {len(corpus)} mails, {kinds['new']} new conversations, "
-               f"{kinds['reply']} replies, {sum(c['attachments'] for c in corpus)} "
-               f"attachments; database {db}")
+        oe.log(
+            f"corpus: {len(corpus)} mails, {kinds['new']} new conversations, "
+            f"{kinds['reply']} replies, {sum(c['attachments'] for c in corpus)} "
+            f"attachments; database {db}"
+        )
         # Creating the mailbox checks the access and triggers the job; no server yet.
         oe.configure_mailbox(db, gm, batch_limit=args.batch_limit)
         server = oe.OdooServer(db, cleanup, log_level="info")
@@ -264,8 +307,10 @@ def main():
                 done_before, rows_before = progress(db)
                 server.kill()
                 kills.append(delay)
-                oe.log(f"kill {len(kills)}: SIGKILL {delay:.2f}s into run "
-                       f"{server.starts}; ledger rows={rows_before} done={done_before}")
+                oe.log(
+                    f"kill {len(kills)}: SIGKILL {delay:.2f}s into run "
+                    f"{server.starts}; ledger rows={rows_before} done={done_before}"
+                )
                 continue
             # Let the last run finish; wake the job whenever it goes idle.
             idle_since = time.monotonic()
@@ -285,22 +330,35 @@ def main():
         scan_seconds = time.monotonic() - scan_t0
         server.kill()
         result = verify(db, gm, corpus)
-        print(f"corpus: mails={len(corpus)} new={result['roots']} "
-              f"replies={result['replies']}")
-        print(f"odoo: tickets={result['tickets']} ledger={result['ledger']} "
-              f"server starts={server.starts}")
+        print(
+            f"corpus: mails={len(corpus)} new={result['roots']} "
+            f"replies={result['replies']}"
+        )
+        print(
+            f"odoo: tickets={result['tickets']} ledger={result['ledger']} "
+            f"server starts={server.starts}"
+        )
         print("kills at (s into run): " + ", ".join(f"{k:.2f}" for k in kills))
         print(f"scan finished={finished} scan_seconds={scan_seconds:.1f}")
         if result["problems"]:
-            print("problems: " + ", ".join(f"{k}={v}" for k, v in result["problems"].items()))
+            print(
+                "problems: "
+                + ", ".join(f"{k}={v}" for k, v in result["problems"].items())
+            )
             for ex in result["examples"]:
                 print(f"  mail {ex[0]} ({ex[1]}): {ex[2]}")
         print(f"server log: {server.logfile}")
     seconds = time.monotonic() - t0
-    print(f"lost={result['lost']} duplicated={result['duplicated']} kills={len(kills)} "
-          f"mails={len(corpus)} seconds={seconds:.0f}")
-    ok = finished and result["lost"] == 0 and result["duplicated"] == 0 \
+    print(
+        f"lost={result['lost']} duplicated={result['duplicated']} kills={len(kills)} "
+        f"mails={len(corpus)} seconds={seconds:.0f}"
+    )
+    ok = (
+        finished
+        and result["lost"] == 0
+        and result["duplicated"] == 0
         and len(kills) == args.kills
+    )
     return 0 if ok else 1
 
 

@@ -25,8 +25,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import odoo_env as oe  # noqa: E402
-from chaos import MAILBOX, build_corpus, deliver, scan_finished, verify  # noqa: E402
+import odoo_env as oe
+from chaos import MAILBOX, build_corpus, deliver, scan_finished, verify
 
 LOOP_SCRIPT = """
 import os, time
@@ -76,26 +76,35 @@ def main():
         oe.configure_mailbox(db, gm, batch_limit=args.batch_limit)
         emu.faults.retry_after = 1
         emu.faults.slow_seconds = 2
-        emu.faults.random(rate=args.rate, kinds=("429", "503", "slow", "drop"),
-                          seed=args.seed)
+        emu.faults.random(
+            rate=args.rate, kinds=("429", "503", "slow", "drop"), seed=args.seed
+        )
         emu.log.clear()
         scan_t0 = time.monotonic()
         proc = oe.odoo_shell_start(
-            db, LOOP_SCRIPT, cleanup, logfile=logfile,
+            db,
+            LOOP_SCRIPT,
+            cleanup,
+            logfile=logfile,
             env={"MSO_DEADLINE": str(args.deadline), "MSO_STOP_FILE": stop_file},
         )
         deadline = scan_t0 + args.deadline + 60
         # Wait for the first delta round to be complete (delta link saved).
         while time.monotonic() < deadline and proc.poll() is None:
-            if oe.scalar(db, "SELECT count(*) FROM mail_scanner_mailbox "
-                             "WHERE delta_link IS NOT NULL"):
+            if oe.scalar(
+                db,
+                "SELECT count(*) FROM mail_scanner_mailbox "
+                "WHERE delta_link IS NOT NULL",
+            ):
                 break
             time.sleep(0.2)
         rows_at_410 = oe.scalar(db, "SELECT count(*) FROM mail_scanner_message")
         deliver(gm, corpus[half:])
         emu.invalidate_delta_tokens()  # the saved delta link now answers 410
-        oe.log(f"delta link saved with {rows_at_410} ledger rows; delivered "
-               f"{len(corpus) - half} more mails and invalidated the delta link")
+        oe.log(
+            f"delta link saved with {rows_at_410} ledger rows; delivered "
+            f"{len(corpus) - half} more mails and invalidated the delta link"
+        )
         # The scan goes on until everything is imported and marked read.
         while time.monotonic() < deadline and proc.poll() is None:
             if scan_finished(db, gm, corpus):
@@ -106,7 +115,7 @@ def main():
             pass
         try:
             proc.wait(timeout=max(10, deadline - time.monotonic()))
-        except Exception:  # noqa: BLE001
+        except Exception:
             oe.kill_process(proc)
         scan_seconds = time.monotonic() - scan_t0
         emu.faults.clear()
@@ -114,27 +123,41 @@ def main():
         gone = [r for r in emu.log if r.status == 410]
         result = verify(db, gm, corpus)
         injected = emu.faults.injected + len(gone)
-        print(f"corpus: mails={len(corpus)} new={result['roots']} "
-              f"replies={result['replies']}")
-        print(f"graph: requests={emu.log.count()} (+{emu.log.count(in_batch=True)} "
-              f"$batch entries) faults={dict(emu.faults.counts)} 410={len(gone)}")
-        print(f"odoo: tickets={result['tickets']} ledger={result['ledger']} "
-              f"shell={shell[-1] if shell else 'no result (see ' + logfile + ')'}")
-        failed_rows = oe.sql(db, "SELECT attempts, left(reason, 160) FROM "
-                                 "mail_scanner_message WHERE attempts > 1 OR "
-                                 "state = 'failed' LIMIT 10")
+        print(
+            f"corpus: mails={len(corpus)} new={result['roots']} "
+            f"replies={result['replies']}"
+        )
+        print(
+            f"graph: requests={emu.log.count()} (+{emu.log.count(in_batch=True)} "
+            f"$batch entries) faults={dict(emu.faults.counts)} 410={len(gone)}"
+        )
+        print(
+            f"odoo: tickets={result['tickets']} ledger={result['ledger']} "
+            f"shell={shell[-1] if shell else 'no result (see ' + logfile + ')'}"
+        )
+        failed_rows = oe.sql(
+            db,
+            "SELECT attempts, left(reason, 160) FROM "
+            "mail_scanner_message WHERE attempts > 1 OR "
+            "state = 'failed' LIMIT 10",
+        )
         for attempts, reason in failed_rows:
             print(f"  retried mail: attempts={attempts} reason={reason}")
         print(f"scan finished={finished} scan_seconds={scan_seconds:.1f}")
         if result["problems"]:
-            print("problems: " + ", ".join(f"{k}={v}" for k, v in result["problems"].items()))
+            print(
+                "problems: "
+                + ", ".join(f"{k}={v}" for k, v in result["problems"].items())
+            )
             for ex in result["examples"]:
                 print(f"  mail {ex[0]} ({ex[1]}): {ex[2]}")
         if not gone:
             print("WARNING: the delta link never answered 410")
     seconds = time.monotonic() - t0
-    print(f"lost={result['lost']} duplicated={result['duplicated']} "
-          f"faults={injected} seconds={seconds:.0f}")
+    print(
+        f"lost={result['lost']} duplicated={result['duplicated']} "
+        f"faults={injected} seconds={seconds:.0f}"
+    )
     ok = finished and result["lost"] == 0 and result["duplicated"] == 0 and gone
     return 0 if ok else 1
 

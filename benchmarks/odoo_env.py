@@ -1,14 +1,15 @@
+# ruff: noqa: PLC0415 (odoo and psycopg2 are imported after the venv re-exec)
 """Shared helpers for the benchmarks that need a real Odoo 18 (plain Python).
 
 Usage from a benchmark script (``benchmarks/foo.py``)::
 
-    import odoo_env as oe              # benchmarks/ is the script's own folder
-    oe.reexec_under_venv()             # re-runs the script under the venv python if needed
-    from graph_emulator import Emulator, make_eml   # tests/ is put on sys.path by odoo_env
+    import odoo_env as oe          # benchmarks/ is the script's own folder
+    oe.reexec_under_venv()         # re-runs the script under the venv python if needed
+    from graph_emulator import make_eml    # tests/ is put on sys.path by odoo_env
 
-    with oe.Cleanup() as cleanup:      # kills processes, drops databases, stops emulators
+    with oe.Cleanup() as cleanup:  # kills processes, drops databases, stops emulators
         db = oe.create_database("chaos", cleanup)   # from the cached template
-        emu, gm = oe.start_emulator(cleanup)         # in-process Emulator + tenant/app/mailbox
+        emu, gm = oe.start_emulator(cleanup)  # in-process, tenant+app+mailbox
         gm.mailbox.deliver(eml_bytes)
         oe.configure_mailbox(db, gm, batch_limit=50)  # points the addon at the emulator
         out = oe.odoo_shell(db, "print(env['helpdesk.ticket'].search_count([]))")
@@ -136,7 +137,7 @@ def versions() -> dict:
         out["odoo"] = None
     try:
         out["postgresql"] = sql("postgres", "SHOW server_version")[0][0]
-    except Exception:  # noqa: BLE001
+    except Exception:
         out["postgresql"] = None
     return out
 
@@ -146,13 +147,13 @@ _PG_READY = False
 
 
 def ensure_postgres():
-    """PostgreSQL running and a superuser role for this user (scripts/lib.sh does it)."""
+    """PostgreSQL running, with a superuser role for this user (as scripts/lib.sh)."""
     global _PG_READY
     if _PG_READY:
         return
     try:
         sql("postgres", "SELECT 1")
-    except Exception:  # noqa: BLE001
+    except Exception:
         subprocess.run(
             ["bash", "-c", f'source "{REPO_ROOT}/scripts/lib.sh"; ensure_postgres'],
             check=True,
@@ -210,7 +211,7 @@ def drop_database(name):
         try:
             sql("postgres", psql.SQL("DROP DATABASE IF EXISTS {}").format(_ident(name)))
             break
-        except Exception:  # noqa: BLE001 (connections still closing)
+        except Exception:
             if attempt == 19:
                 raise
             time.sleep(0.5)
@@ -236,7 +237,7 @@ def addon_hash() -> str:
         from importlib.metadata import version
 
         h.update(version("odoo-addon-helpdesk-mgmt").encode())
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
     return h.hexdigest()[:16]
 
@@ -244,7 +245,8 @@ def addon_hash() -> str:
 def _template_hash():
     return scalar(
         "postgres",
-        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname=%s",
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+        "WHERE datname=%s",
         (TEMPLATE_DB,),
     )
 
@@ -288,7 +290,8 @@ def ensure_template(timeout=900) -> str:
         log(f"building the template database {TEMPLATE_DB} (addon hash {want}, ~1 min)")
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         logfile = LOG_DIR / "template-build.log"
-        cmd = _odoo_common_args(build) + [
+        cmd = [
+            *_odoo_common_args(build),
             "-i",
             ",".join(MODULES),
             "--stop-after-init",
@@ -301,16 +304,23 @@ def ensure_template(timeout=900) -> str:
         try:
             if logfile.exists():
                 logfile.unlink()
-            rc = subprocess.run(cmd, timeout=timeout, stdin=subprocess.DEVNULL).returncode
+            rc = subprocess.run(
+                cmd, timeout=timeout, stdin=subprocess.DEVNULL
+            ).returncode
             if rc != 0:
-                tail = logfile.read_text(errors="replace")[-3000:] if logfile.exists() else ""
+                tail = (
+                    logfile.read_text(errors="replace")[-3000:]
+                    if logfile.exists()
+                    else ""
+                )
                 raise RuntimeError(
                     f"installing {MODULES} into {build} failed (rc={rc}); "
                     f"log: {logfile}\n{tail}"
                 )
             installed = scalar(
                 build,
-                "SELECT count(*) FROM ir_module_module WHERE name IN %s AND state='installed'",
+                "SELECT count(*) FROM ir_module_module "
+                "WHERE name IN %s AND state='installed'",
                 (MODULES,),
             )
             if installed != len(MODULES):
@@ -356,7 +366,7 @@ def create_database(prefix="mso_bench", cleanup: Cleanup | None = None) -> str:
                     ),
                 )
                 break
-            except Exception:  # noqa: BLE001 (template busy for a moment)
+            except Exception:
                 if attempt == 9:
                     raise
                 time.sleep(1)
@@ -416,7 +426,7 @@ class Cleanup:
                 continue
             try:
                 drop_database(db)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log(f"could not drop {db}: {exc}")
         self.databases.clear()
         if self in _LIVE:
@@ -566,7 +576,8 @@ def odoo_shell(
     """Runs ``script`` in ``odoo-bin shell`` (``env`` is the shell's global; the
     script must commit itself). ``emit(value)`` in the script sends a JSON value back:
     returns the list of emitted values. Raises OdooError when the shell fails."""
-    cmd = _odoo_common_args(db, "shell") + [
+    cmd = [
+        *_odoo_common_args(db, "shell"),
         "--no-http",
         "--max-cron-threads=0",
         f"--log-level={log_level}",
@@ -601,19 +612,29 @@ def odoo_shell(
     return results
 
 
-def odoo_shell_start(db, script, cleanup: Cleanup | None = None, env=None,
-                     log_level="warn", logfile=None) -> subprocess.Popen:
+def odoo_shell_start(
+    db, script, cleanup: Cleanup | None = None, env=None, log_level="warn", logfile=None
+) -> subprocess.Popen:
     """Starts ``script`` in ``odoo-bin shell`` without waiting (stdout/stderr to
     ``logfile`` or discarded); the process is killed by ``cleanup``. Use
     ``results_of(logfile)`` to read what it emitted."""
-    cmd = _odoo_common_args(db, "shell") + [
-        "--no-http", "--max-cron-threads=0", f"--log-level={log_level}",
+    cmd = [
+        *_odoo_common_args(db, "shell"),
+        "--no-http",
+        "--max-cron-threads=0",
+        f"--log-level={log_level}",
     ]
     penv = dict(os.environ, **(env or {}))
     penv["PYTHONPATH"] = f"{TESTS_DIR}:{penv.get('PYTHONPATH', '')}"
     out = open(logfile, "ab") if logfile else subprocess.DEVNULL
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out,
-                            stderr=subprocess.STDOUT, env=penv, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.PIPE,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env=penv,
+        start_new_session=True,
+    )
     if logfile:
         out.close()
     if cleanup is not None:
@@ -626,8 +647,11 @@ def odoo_shell_start(db, script, cleanup: Cleanup | None = None, env=None,
 def results_of(logfile) -> list:
     """The values a shell script emitted into ``logfile``."""
     text = Path(logfile).read_text(errors="replace")
-    return [json.loads(line[len(RESULT_MARK):]) for line in text.splitlines()
-            if line.startswith(RESULT_MARK)]
+    return [
+        json.loads(line[len(RESULT_MARK) :])
+        for line in text.splitlines()
+        if line.startswith(RESULT_MARK)
+    ]
 
 
 class OdooServer:
@@ -660,7 +684,8 @@ class OdooServer:
 
     def start(self, wait=True, timeout=120):
         self.port = free_port()
-        cmd = _odoo_common_args(self.db) + [
+        cmd = [
+            *_odoo_common_args(self.db),
             "--http-interface=127.0.0.1",
             f"--http-port={self.port}",
             "--max-cron-threads=1",
@@ -699,12 +724,16 @@ class OdooServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.alive():
-                raise OdooError(f"odoo exited (rc={self.proc.returncode}); see {self.logfile}")
+                raise OdooError(
+                    f"odoo exited (rc={self.proc.returncode}); see {self.logfile}"
+                )
             with contextlib.suppress(OSError):
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return self
             time.sleep(0.2)
-        raise TimeoutError(f"odoo did not become ready in {timeout}s; see {self.logfile}")
+        raise TimeoutError(
+            f"odoo did not become ready in {timeout}s; see {self.logfile}"
+        )
 
     def wake_until_running(self, timeout=60, interval=0.5):
         """Wakes the cron worker (trigger + NOTIFY) until a run of the scanner job
@@ -712,16 +741,25 @@ class OdooServer:
         the worker LISTENs, hence the repeats. Returns the seconds it took."""
         t0 = time.monotonic()
         cid = cron_id(self.db)
-        last = scalar(self.db, "SELECT coalesce(max(id), 0) FROM ir_cron_progress "
-                               "WHERE cron_id=%s", (cid,))
+        last = scalar(
+            self.db,
+            "SELECT coalesce(max(id), 0) FROM ir_cron_progress WHERE cron_id=%s",
+            (cid,),
+        )
         while time.monotonic() - t0 < timeout:
             if not self.alive():
-                raise OdooError(f"odoo exited (rc={self.proc.returncode}); see {self.logfile}")
+                raise OdooError(
+                    f"odoo exited (rc={self.proc.returncode}); see {self.logfile}"
+                )
             wake_cron(self.db)
             end = time.monotonic() + interval
             while time.monotonic() < end:
-                if scalar(self.db, "SELECT count(*) FROM ir_cron_progress WHERE cron_id=%s "
-                                   "AND id > %s", (cid, last)):
+                if scalar(
+                    self.db,
+                    "SELECT count(*) FROM ir_cron_progress WHERE cron_id=%s "
+                    "AND id > %s",
+                    (cid, last),
+                ):
                     return time.monotonic() - t0
                 time.sleep(0.05)
         raise TimeoutError(f"the cron worker did not start the job in {timeout}s")
