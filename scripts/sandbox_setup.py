@@ -23,6 +23,8 @@ if not app:
     )
 mailbox = Mailbox.search([("company_id", "=", company.id)], limit=1)
 team = env["helpdesk.ticket.team"].search([], limit=1)  # noqa: F821
+if not team:
+    team = env["helpdesk.ticket.team"].create({"name": "Suporte"})  # noqa: F821
 if not mailbox:
     mailbox = Mailbox.create(
         {
@@ -35,6 +37,12 @@ if not mailbox:
         }
     )
 else:
-    mailbox.action_check_and_start()
+    # A restarted emulator has new folder ids: scan its Inbox again. Writing the
+    # folder checks the access and starts the mailbox, as an admin's edit would.
+    mailbox.write(
+        {"folder_id": False, "move_folder_id": False, "after_import": "mark_read"}
+    )
+    if mailbox.state != "running":
+        mailbox.action_check_and_start()
 env.cr.commit()  # noqa: F821
 print(f"mailbox {mailbox.address}: {mailbox.state}")

@@ -462,8 +462,12 @@ class MailScannerMailbox(models.Model):
         rows -= self._skip_too_large(client, rows)
         by_graph_id = {row.graph_id: row for row in rows}
         done = 0
-        # The next batch downloads while Odoo parses this one.
-        downloads = prefetched(client.fetch_mime(self.address, list(by_graph_id)))
+        # The next batch downloads while Odoo parses this one: the queue holds a
+        # whole batch, so the download of batch n+1 starts as batch n starts.
+        downloads = prefetched(
+            client.fetch_mime(self.address, list(by_graph_id)),
+            depth=client.batch_size,
+        )
         with closing(downloads):
             for graph_id, mime in downloads:
                 row = by_graph_id[graph_id]

@@ -5,10 +5,13 @@ python -m graph_emulator --port 8443 --tenant-id T --client-id C --secret S \
 """
 
 import argparse
+import email.parser
+import email.utils
 import glob
 import os
 import sys
 import time
+from datetime import timezone
 
 from .server import Emulator
 
@@ -47,13 +50,30 @@ def _parse(argv):
     return parser.parse_args(argv)
 
 
-def _deliver_new(mailboxes, directory, seen):
+def _date_of(path):
+    """The mail's Date header, as when it was received (None if unreadable)."""
+    with open(path, "rb") as fh:
+        headers = email.parser.BytesHeaderParser().parse(fh)
+    try:
+        received = email.utils.parsedate_to_datetime(headers.get("Date", ""))
+    except (TypeError, ValueError):
+        return None
+    if received.tzinfo is None:
+        received = received.replace(tzinfo=timezone.utc)
+    return received.astimezone(timezone.utc)
+
+
+def _deliver_new(mailboxes, directory, seen, already_there=False):
+    """Delivers the .eml files not seen yet. Files that were 'already there'
+    (the seed) keep their Date as received time, as in a mailbox in use: the
+    scanner then meets them in the order they really arrived."""
     for path in sorted(glob.glob(os.path.join(directory, "*.eml"))):
         if path in seen:
             continue
         seen.add(path)
+        received = _date_of(path) if already_there else None
         for mbox in mailboxes:
-            msg = mbox.deliver_file(path)
+            msg = mbox.deliver_file(path, received=received)
             print(
                 f"delivered {os.path.basename(path)} to {mbox.address}: "
                 f"{msg.subject!r}",
@@ -84,7 +104,7 @@ def main(argv=None):
     print(f"mailboxes: {', '.join(m.address for m in mailboxes)}", flush=True)
     seen = set()
     if args.seed_dir:
-        _deliver_new(mailboxes, args.seed_dir, seen)
+        _deliver_new(mailboxes, args.seed_dir, seen, already_there=True)
     try:
         while True:
             if args.drop_dir and os.path.isdir(args.drop_dir):
