@@ -44,7 +44,9 @@ class TestComplementaryFields(MailScannerCase):
                     **extra,
                 )
             )
-        cls.category = cls.env["helpdesk.ticket.category"].create({"name": "Hardware"})
+        cls.category = cls.env["helpdesk.ticket.category"].create(
+            {"name": "Impressoras 3D"}
+        )
 
     def setUp(self):
         super().setUp()
@@ -92,7 +94,7 @@ class TestComplementaryFields(MailScannerCase):
             "Bom dia,\n\nPedido: PO-4471\nObs: entregar na portaria\nQuantidade: 12\n"
             "Peso: 1.234,5 kg\nValor: R$ 2.500,75\nVencimento: 03/04/2026\n"
             "Visita: 2026-04-05 14:30\nContrato: sim\nCanal: Telefone\n"
-            "Categoria: hardware\nPrioridade: High\n"
+            "Categoria: impressoras 3d\nPrioridade: High\n"
         )
         self.assertEqual(ticket.x_order_ref, "PO-4471")
         self.assertEqual(ticket.x_notes, "entregar na portaria")
@@ -199,3 +201,11 @@ class TestComplementaryFields(MailScannerCase):
         )
         self.sync(self.mailbox)
         self.assertEqual(ticket.x_order_ref, "PO-1")
+
+    def test_ambiguous_many2one_is_not_guessed(self):
+        for _n in range(2):
+            self.env["helpdesk.ticket.category"].create({"name": "Rede"})
+        self.label("Categoria", "category_id")
+        ticket = self.ticket_with_body("Categoria: Rede\n")
+        self.assertFalse(ticket.category_id)
+        self.assertIn("several records have that name", self.chatter_notes(ticket))
