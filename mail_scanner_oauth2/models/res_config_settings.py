@@ -1,6 +1,6 @@
 # Copyright 2026 mail_scanner_oauth2 developers
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class ResConfigSettings(models.TransientModel):
@@ -12,6 +12,7 @@ class ResConfigSettings(models.TransientModel):
         compute="_compute_mail_scanner_mailbox_id",
     )
 
+    @api.depends("company_id")
     def _compute_mail_scanner_mailbox_id(self):
         for settings in self:
             settings.mail_scanner_mailbox_id = self.env["mail.scanner.mailbox"].search(

@@ -86,6 +86,11 @@ class TestMailbox(MailScannerCase):
         mailbox.action_create_folder()
         self.assertEqual(mailbox.move_folder_id.graph_id, created.id)
 
+    def test_settings_form_links_to_the_mailbox(self):
+        mailbox = self.create_mailbox()
+        form = Form(self.env["res.config.settings"])
+        self.assertEqual(form.mail_scanner_mailbox_id, mailbox)
+
     def test_settings_block(self):
         settings = self.env["res.config.settings"].create({})
         self.assertFalse(settings.mail_scanner_mailbox_id)

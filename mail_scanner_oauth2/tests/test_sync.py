@@ -17,6 +17,8 @@ PNG = base64.b64decode(
 @tagged("post_install", "-at_install")
 class TestSync(MailScannerCase):
     def test_new_mail_becomes_ticket(self):
+        # OdooBot runs the gateway; as a team member it could become the assignee.
+        self.team.user_ids = [(4, self.env.ref("base.user_root").id)]
         mailbox = self.create_mailbox()
         graph_msg = self.deliver(
             subject="Nota fiscal não chegou",
@@ -34,6 +36,7 @@ class TestSync(MailScannerCase):
         ticket = row.ticket_id
         self.assertEqual(ticket.name, "Nota fiscal não chegou")
         self.assertEqual(ticket.team_id, self.team)
+        self.assertFalse(ticket.user_id, "nobody, and certainly not OdooBot")
         self.assertEqual(ticket.partner_id.email, "joao@cliente.example")
         self.assertEqual(ticket.partner_id.name, "João Araújo")
         self.assertIn("fiscal", ticket.description)
