@@ -252,6 +252,9 @@ class MailScannerMailbox(models.Model):
         values = {"company_id": self.company_id.id}
         if model != "helpdesk.ticket":
             return values
+        # Unassigned until a rule or an agent says otherwise: the gateway runs
+        # as OdooBot, who must not end up as the assignee.
+        values["user_id"] = False
         if self.team_id:
             values["team_id"] = self.team_id.id
         channel = self.env.ref(
