@@ -35,10 +35,13 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
+import html
 import math
 import random
 import struct
 import sys
+import time
 import unicodedata
 import zlib
 from collections import Counter
@@ -79,19 +82,61 @@ class Mail:
 
 # ------------------------------------------------------------------ people and words
 FIRST = {
-    "pt": ["João", "Conceição", "Ana Beatriz", "Sérgio", "Fernanda", "Luís", "Márcia",
-           "Patrícia", "Antônio", "Gonçalo", "Inês", "Vinícius", "Cláudia", "Otávio",
-           "Lúcia", "André", "Letícia", "Caio", "Débora", "Raí"],
+    "pt": [
+        "João",
+        "Conceição",
+        "Ana Beatriz",
+        "Sérgio",
+        "Fernanda",
+        "Luís",
+        "Márcia",
+        "Patrícia",
+        "Antônio",
+        "Gonçalo",
+        "Inês",
+        "Vinícius",
+        "Cláudia",
+        "Otávio",
+        "Lúcia",
+        "André",
+        "Letícia",
+        "Caio",
+        "Débora",
+        "Raí",
+    ],
     "de": ["Jürgen", "Lukas", "Ingrid", "Björn", "Käthe", "Günther", "Sören", "Jörg"],
-    "fr": ["Pierre", "Hélène", "François", "Élodie", "Noël", "Cécile", "Jérôme", "Anaïs"],
+    "fr": [
+        "Pierre",
+        "Hélène",
+        "François",
+        "Élodie",
+        "Noël",
+        "Cécile",
+        "Jérôme",
+        "Anaïs",
+    ],
     "es": ["José", "María", "Iñaki", "Begoña", "Ramón", "Lucía"],
     "pl": ["Łukasz", "Małgorzata", "Paweł", "Zofia"],
     "en": ["Emily", "Oliver", "Kevin", "Sarah", "Daniel", "Megan"],
     "ja": ["太郎", "花子", "健一", "由美"],
 }
 LAST = {
-    "pt": ["Araújo", "Gonçalves", "Conceição", "Simões", "Falcão", "Assunção", "Magalhães",
-           "Brandão", "Lima", "Souza", "Ribeiro", "Nogueira", "Peçanha", "Guimarães"],
+    "pt": [
+        "Araújo",
+        "Gonçalves",
+        "Conceição",
+        "Simões",
+        "Falcão",
+        "Assunção",
+        "Magalhães",
+        "Brandão",
+        "Lima",
+        "Souza",
+        "Ribeiro",
+        "Nogueira",
+        "Peçanha",
+        "Guimarães",
+    ],
     "de": ["Schäfer", "Müller", "Größ", "Köhler", "Weiß", "Bäcker"],
     "fr": ["Lefèvre", "Béranger", "Clément", "Gérard", "Dubois"],
     "es": ["Muñoz", "Ibáñez", "Peña", "Núñez"],
@@ -99,59 +144,215 @@ LAST = {
     "en": ["Carter", "Bennett", "Park", "Hughes", "Reed"],
     "ja": ["山田", "佐藤", "鈴木", "高橋"],
 }
-ASCII = str.maketrans("áàâãäçéèêëíìîïñóòôõöúùûüýÿłśżźąęńćŁŚŻ", "aaaaaceeeeiiiinooooouuuuyylszzaenclsz")
-COMPANY_WORDS = ["padaria", "transportes", "construtora", "clinica", "metalurgica",
-                 "mercado", "advocacia", "fabrikam", "adatum", "northwind", "tailspin",
-                 "escritorio", "farmacia", "logistica", "agro", "tecelagem", "hotel",
-                 "auto-pecas", "grafica", "laboratorio"]
-TLDS = {"pt": "example.com.br", "de": "example.de", "fr": "example.fr",
-        "es": "example.es", "pl": "example.pl", "en": "example", "ja": "example.jp"}
-LANG_WEIGHTS = [("pt", 60), ("en", 12), ("de", 8), ("fr", 7), ("es", 6), ("pl", 4), ("ja", 3)]
+ASCII = str.maketrans(
+    "áàâãäçéèêëíìîïñóòôõöúùûüýÿłśżźąęńćŁŚŻ", "aaaaaceeeeiiiinooooouuuuyylszzaenclsz"
+)
+COMPANY_WORDS = [
+    "padaria",
+    "transportes",
+    "construtora",
+    "clinica",
+    "metalurgica",
+    "mercado",
+    "advocacia",
+    "fabrikam",
+    "adatum",
+    "northwind",
+    "tailspin",
+    "escritorio",
+    "farmacia",
+    "logistica",
+    "agro",
+    "tecelagem",
+    "hotel",
+    "auto-pecas",
+    "grafica",
+    "laboratorio",
+]
+TLDS = {
+    "pt": "example.com.br",
+    "de": "example.de",
+    "fr": "example.fr",
+    "es": "example.es",
+    "pl": "example.pl",
+    "en": "example",
+    "ja": "example.jp",
+}
+LANG_WEIGHTS = [
+    ("pt", 60),
+    ("en", 12),
+    ("de", 8),
+    ("fr", 7),
+    ("es", 6),
+    ("pl", 4),
+    ("ja", 3),
+]
 
 SUBJECTS = {
-    "pt": ["Nota fiscal {n} com valor divergente", "Boleto {n} – segunda via", "Ação necessária: renovação do contrato {n}",
-           "Impressora fiscal não emite cupom (loja {n})", "Atraso na entrega do pedido {n}", "Dúvida sobre cobrança da fatura {n}",
-           "Sistema lento após atualização – chamado {n}", "Não consigo acessar o portal (usuário {n})", "Erro na emissão da NF-e {n}",
-           "Solicitação de orçamento nº {n}", "Reclamação: produto avariado no pedido {n}", "Alteração de endereço de cobrança – cliente {n}",
-           "Relatório mensal {n} não chegou", "Certificado digital vencido – filial {n}", "Integração com o ERP parou (lote {n})"],
-    "en": ["Invoice {n} shows the wrong amount", "Cannot log in to the portal (account {n})", "VPN drops every few minutes – site {n}",
-           "Request for quotation #{n}", "Order {n} arrived damaged", "Printer queue stuck on floor {n}", "Password reset link expired ({n})"],
-    "de": ["Rechnung {n} – falscher Betrag", "Lieferverzögerung bei Bestellung {n}", "Zugang gesperrt (Benutzer {n})", "Störung im Lager {n}: Drucker"],
-    "fr": ["Facture {n} : montant erroné", "Problème d'accès au portail ({n})", "Commande {n} livrée en retard", "Écran bleu sur le poste {n}"],
-    "es": ["Factura {n} con importe incorrecto", "Pedido {n} llegó dañado", "No puedo acceder al portal (usuario {n})"],
-    "pl": ["Faktura {n} – błędna kwota", "Zamówienie {n} nie dotarło", "Problem z logowaniem ({n})"],
-    "ja": ["請求書 {n} の金額が違います", "注文 {n} の配送遅延について", "ログインできません（ユーザー {n}）"],
+    "pt": [
+        "Nota fiscal {n} com valor divergente",
+        "Boleto {n} – segunda via",
+        "Ação necessária: renovação do contrato {n}",
+        "Impressora fiscal não emite cupom (loja {n})",
+        "Atraso na entrega do pedido {n}",
+        "Dúvida sobre cobrança da fatura {n}",
+        "Sistema lento após atualização – chamado {n}",
+        "Não consigo acessar o portal (usuário {n})",
+        "Erro na emissão da NF-e {n}",
+        "Solicitação de orçamento nº {n}",
+        "Reclamação: produto avariado no pedido {n}",
+        "Alteração de endereço de cobrança – cliente {n}",
+        "Relatório mensal {n} não chegou",
+        "Certificado digital vencido – filial {n}",
+        "Integração com o ERP parou (lote {n})",
+    ],
+    "en": [
+        "Invoice {n} shows the wrong amount",
+        "Cannot log in to the portal (account {n})",
+        "VPN drops every few minutes – site {n}",
+        "Request for quotation #{n}",
+        "Order {n} arrived damaged",
+        "Printer queue stuck on floor {n}",
+        "Password reset link expired ({n})",
+    ],
+    "de": [
+        "Rechnung {n} – falscher Betrag",
+        "Lieferverzögerung bei Bestellung {n}",
+        "Zugang gesperrt (Benutzer {n})",
+        "Störung im Lager {n}: Drucker",
+    ],
+    "fr": [
+        "Facture {n} : montant erroné",
+        "Problème d'accès au portail ({n})",
+        "Commande {n} livrée en retard",
+        "Écran bleu sur le poste {n}",
+    ],
+    "es": [
+        "Factura {n} con importe incorrecto",
+        "Pedido {n} llegó dañado",
+        "No puedo acceder al portal (usuario {n})",
+    ],
+    "pl": [
+        "Faktura {n} – błędna kwota",
+        "Zamówienie {n} nie dotarło",
+        "Problem z logowaniem ({n})",
+    ],
+    "ja": [
+        "請求書 {n} の金額が違います",
+        "注文 {n} の配送遅延について",
+        "ログインできません（ユーザー {n}）",
+    ],
 }
-REPLY_PREFIX = {"pt": ["RES: ", "Re: ", "RE: "], "en": ["Re: ", "RE: "], "de": ["AW: ", "Re: "],
-                "fr": ["RE : ", "Re: "], "es": ["RE: ", "Re: "], "pl": ["Odp: ", "Re: "], "ja": ["Re: ", "RE: "]}
+REPLY_PREFIX = {
+    "pt": ["RES: ", "Re: ", "RE: "],
+    "en": ["Re: ", "RE: "],
+    "de": ["AW: ", "Re: "],
+    "fr": ["RE : ", "Re: "],
+    "es": ["RE: ", "Re: "],
+    "pl": ["Odp: ", "Re: "],
+    "ja": ["Re: ", "RE: "],
+}
 BODY_SENTENCES = {
-    "pt": ["Bom dia, equipe de suporte.", "Estamos com um problema que começou ontem à tarde.", "Segue em anexo o documento para análise.",
-           "Já tentamos reiniciar o equipamento, sem sucesso.", "O cliente está cobrando uma posição ainda hoje.", "Poderiam verificar com urgência?",
-           "A mensagem de erro aparece logo após o login.", "O valor cobrado não confere com o pedido de compra.", "Agradeço desde já pela atenção.",
-           "Qualquer dúvida, estou à disposição pelo telefone (11) 4002-8922.", "Isso está impactando o faturamento da filial.", "Obrigado pelo retorno rápido."],
-    "en": ["Hello support team,", "We have had this issue since yesterday afternoon.", "Please find the document attached.",
-           "We already restarted the machine, without success.", "Could you please look into it today?", "The error shows right after logging in.",
-           "Thanks in advance for your help.", "This is blocking our month-end closing.", "Thank you for the quick answer."],
-    "de": ["Guten Tag,", "seit gestern Nachmittag haben wir folgendes Problem.", "Anbei das Dokument zur Prüfung.", "Ein Neustart hat nicht geholfen.",
-           "Könnten Sie sich das bitte heute noch ansehen?", "Vielen Dank im Voraus.", "Mit freundlichen Grüßen"],
-    "fr": ["Bonjour,", "nous rencontrons ce problème depuis hier après-midi.", "Vous trouverez le document ci-joint.", "Le redémarrage n'a rien changé.",
-           "Pourriez-vous regarder aujourd'hui ?", "Merci d'avance pour votre aide.", "Cordialement,"],
-    "es": ["Buenos días,", "tenemos este problema desde ayer por la tarde.", "Adjunto el documento para su revisión.", "¿Podrían revisarlo hoy?",
-           "Muchas gracias de antemano.", "Saludos cordiales,"],
-    "pl": ["Dzień dobry,", "od wczoraj mamy następujący problem.", "W załączniku przesyłam dokument.", "Czy mogą Państwo to sprawdzić dzisiaj?",
-           "Z góry dziękuję.", "Pozdrawiam serdecznie,"],
-    "ja": ["いつもお世話になっております。", "昨日の午後から以下の問題が発生しています。", "資料を添付いたします。", "本日中にご確認いただけますでしょうか。",
-           "よろしくお願いいたします。"],
+    "pt": [
+        "Bom dia, equipe de suporte.",
+        "Estamos com um problema que começou ontem à tarde.",
+        "Segue em anexo o documento para análise.",
+        "Já tentamos reiniciar o equipamento, sem sucesso.",
+        "O cliente está cobrando uma posição ainda hoje.",
+        "Poderiam verificar com urgência?",
+        "A mensagem de erro aparece logo após o login.",
+        "O valor cobrado não confere com o pedido de compra.",
+        "Agradeço desde já pela atenção.",
+        "Qualquer dúvida, estou à disposição pelo telefone (11) 4002-8922.",
+        "Isso está impactando o faturamento da filial.",
+        "Obrigado pelo retorno rápido.",
+    ],
+    "en": [
+        "Hello support team,",
+        "We have had this issue since yesterday afternoon.",
+        "Please find the document attached.",
+        "We already restarted the machine, without success.",
+        "Could you please look into it today?",
+        "The error shows right after logging in.",
+        "Thanks in advance for your help.",
+        "This is blocking our month-end closing.",
+        "Thank you for the quick answer.",
+    ],
+    "de": [
+        "Guten Tag,",
+        "seit gestern Nachmittag haben wir folgendes Problem.",
+        "Anbei das Dokument zur Prüfung.",
+        "Ein Neustart hat nicht geholfen.",
+        "Könnten Sie sich das bitte heute noch ansehen?",
+        "Vielen Dank im Voraus.",
+        "Mit freundlichen Grüßen",
+    ],
+    "fr": [
+        "Bonjour,",
+        "nous rencontrons ce problème depuis hier après-midi.",
+        "Vous trouverez le document ci-joint.",
+        "Le redémarrage n'a rien changé.",
+        "Pourriez-vous regarder aujourd'hui ?",
+        "Merci d'avance pour votre aide.",
+        "Cordialement,",
+    ],
+    "es": [
+        "Buenos días,",
+        "tenemos este problema desde ayer por la tarde.",
+        "Adjunto el documento para su revisión.",
+        "¿Podrían revisarlo hoy?",
+        "Muchas gracias de antemano.",
+        "Saludos cordiales,",
+    ],
+    "pl": [
+        "Dzień dobry,",
+        "od wczoraj mamy następujący problem.",
+        "W załączniku przesyłam dokument.",
+        "Czy mogą Państwo to sprawdzić dzisiaj?",
+        "Z góry dziękuję.",
+        "Pozdrawiam serdecznie,",
+    ],
+    "ja": [
+        "いつもお世話になっております。",
+        "昨日の午後から以下の問題が発生しています。",
+        "資料を添付いたします。",
+        "本日中にご確認いただけますでしょうか。",
+        "よろしくお願いいたします。",
+    ],
 }
 TIMEZONES = {"pt": -3, "en": -5, "de": 1, "fr": 1, "es": 1, "pl": 1, "ja": 9}
 ATTACHMENT_KINDS = [
     # (weight, extension, maintype, subtype, stem)
-    (30, "pdf", "application", "pdf", ["nota-fiscal", "boleto", "contrato", "invoice", "relatorio", "Rechnung"]),
-    (20, "png", "image", "png", ["screenshot", "captura de tela", "erro", "Bildschirmfoto"]),
+    (
+        30,
+        "pdf",
+        "application",
+        "pdf",
+        ["nota-fiscal", "boleto", "contrato", "invoice", "relatorio", "Rechnung"],
+    ),
+    (
+        20,
+        "png",
+        "image",
+        "png",
+        ["screenshot", "captura de tela", "erro", "Bildschirmfoto"],
+    ),
     (15, "zip", "application", "zip", ["logs", "xml-nfe", "export", "backup-config"]),
-    (15, "xlsx", "application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet", ["planilha", "orçamento", "inventário", "report"]),
+    (
+        15,
+        "xlsx",
+        "application",
+        "vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ["planilha", "orçamento", "inventário", "report"],
+    ),
     (10, "csv", "text", "csv", ["extrato", "pedidos", "export-vendas"]),
-    (10, "docx", "application", "vnd.openxmlformats-officedocument.wordprocessingml.document", ["proposta", "aditivo", "carta"]),
+    (
+        10,
+        "docx",
+        "application",
+        "vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ["proposta", "aditivo", "carta"],
+    ),
 ]
 
 
@@ -161,13 +362,23 @@ def _png(rng, width, height):
     file size is about width*height*3): a stand-in for a photo or screenshot."""
 
     def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     row = width * 3
     noise = rng.randbytes(row * height)
-    raw = b"".join(b"\x00" + noise[y * row:(y + 1) * row] for y in range(height))
+    raw = b"".join(b"\x00" + noise[y * row : (y + 1) * row] for y in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 1)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 1))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _png_of_size(rng, size):
@@ -188,7 +399,9 @@ def _pdf_of_size(rng, size, title):
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         b"<< /Length %d >>\nstream\n" % len(text) + text + b"endstream",
-        b"<< /Type /EmbeddedFile /Length %d >>\nstream\n" % len(blob) + blob + b"\nendstream",
+        b"<< /Type /EmbeddedFile /Length %d >>\nstream\n" % len(blob)
+        + blob
+        + b"\nendstream",
     ]
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
@@ -198,7 +411,10 @@ def _pdf_of_size(rng, size, title):
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
     return bytes(out)
 
 
@@ -213,7 +429,13 @@ def _csv_of_size(rng, size):
     n = 0
     while total < size:
         n += 1
-        line = f"2026-02-{1 + n % 28:02d};{100000 + rng.randrange(900000)};Cliente {rng.randrange(5000)} Ltda.;{rng.randrange(100000) / 100:.2f}".replace(".", ",") + ";" + rng.choice(["pago", "em aberto", "cancelado", "atrasado"])
+        line = (
+            f"2026-02-{1 + n % 28:02d};{100000 + rng.randrange(900000)};Cliente {rng.randrange(5000)} Ltda.;{rng.randrange(100000) / 100:.2f}".replace(
+                ".", ","
+            )
+            + ";"
+            + rng.choice(["pago", "em aberto", "cancelado", "atrasado"])
+        )
         lines.append(line)
         total += len(line.encode()) + 2
     return ("\ufeff" + "\r\n".join(lines) + "\r\n").encode()
@@ -290,7 +512,6 @@ def _body_text(rng, lang, sentences=(3, 7)):
 
 
 def _html_of(text, signature_cid=None, inline_cid=None):
-    import html
 
     paras = "".join(f"<p>{html.escape(p)}</p>" for p in text.split("\n\n"))
     extra = ""
@@ -305,7 +526,9 @@ def _html_of(text, signature_cid=None, inline_cid=None):
 
 
 def _quote(previous_text, previous_sender, when):
-    quoted = "\n".join("> " + line if line else ">" for line in previous_text.splitlines())
+    quoted = "\n".join(
+        "> " + line if line else ">" for line in previous_text.splitlines()
+    )
     return f"\n\nEm {when:%d/%m/%Y %H:%M}, {previous_sender} escreveu:\n{quoted}"
 
 
@@ -317,8 +540,23 @@ def _set_boundaries(msg, index):
             part.set_boundary(f"----=_Part_{index:04d}_{counter}.bench")
 
 
-def _compose(rng, i, person, to_people, subject, lang, when, message_id, *,
-             kind, attachments, inline, in_reply_to=None, references=None, quote=""):
+def _compose(
+    rng,
+    i,
+    person,
+    to_people,
+    subject,
+    lang,
+    when,
+    message_id,
+    *,
+    kind,
+    attachments,
+    inline,
+    in_reply_to=None,
+    references=None,
+    quote="",
+):
     """One mail as bytes, plus the text part (for later quotes)."""
     text = _body_text(rng, lang) + "\n\n" + person.name + quote
     msg = EmailMessage(policy=SMTP)
@@ -327,13 +565,17 @@ def _compose(rng, i, person, to_people, subject, lang, when, message_id, *,
     if to_people:
         msg["Cc"] = [p.header for p in to_people]
     msg["Subject"] = subject
-    msg["Date"] = format_datetime(when.astimezone(timezone(timedelta(hours=TIMEZONES[lang]))))
+    msg["Date"] = format_datetime(
+        when.astimezone(timezone(timedelta(hours=TIMEZONES[lang])))
+    )
     msg["Message-ID"] = message_id
     if in_reply_to:
         msg["In-Reply-To"] = in_reply_to
         msg["References"] = " ".join(references)
     msg["MIME-Version"] = "1.0"
-    msg["X-Mailer"] = rng.choice(["Microsoft Outlook 16.0", "Thunderbird 128.3", "Apple Mail (2.3774)", "Gmail"])
+    msg["X-Mailer"] = rng.choice(
+        ["Microsoft Outlook 16.0", "Thunderbird 128.3", "Apple Mail (2.3774)", "Gmail"]
+    )
     inline_cids = []
     if kind == "plain":
         msg.set_content(text, cte="quoted-printable")
@@ -351,7 +593,14 @@ def _compose(rng, i, person, to_people, subject, lang, when, message_id, *,
         for cid, size in ((sig, 6 * 1024), (shot, rng.randint(40, 180) * 1024)):
             if cid:
                 data = _png_of_size(rng, size)
-                html_part.add_related(data, "image", "png", cid=f"<{cid}>", filename=cid.split("@")[0] + ".png", disposition="inline")
+                html_part.add_related(
+                    data,
+                    "image",
+                    "png",
+                    cid=f"<{cid}>",
+                    filename=cid.split("@")[0] + ".png",
+                    disposition="inline",
+                )
                 inline_cids.append(cid)
     listed = []
     for name, (maintype, subtype), data in attachments:
@@ -412,9 +661,20 @@ def build_corpus(count=500, seed=2026) -> list[Mail]:
                 data = _attachment(rng, size, ext, subject)
                 attachments.append((name, (maintype, subtype), data))
         raw, text, listed, n_inline = _compose(
-            rng, i, person, cc, subject, lang, when, message_id, kind=kind,
-            attachments=attachments, inline=inline, in_reply_to=in_reply_to,
-            references=refs, quote=quote,
+            rng,
+            i,
+            person,
+            cc,
+            subject,
+            lang,
+            when,
+            message_id,
+            kind=kind,
+            attachments=attachments,
+            inline=inline,
+            in_reply_to=in_reply_to,
+            references=refs,
+            quote=quote,
         )
         last = {"text": text, "name": person.name, "when": when}
         if reply:
@@ -426,11 +686,32 @@ def build_corpus(count=500, seed=2026) -> list[Mail]:
             threads.remove(thread)
             threads.append(thread)
         else:
-            threads.append({"index": i, "company": person.company, "lang": lang, "subject": subject,
-                            "refs": [message_id], "last": last})
+            threads.append(
+                {
+                    "index": i,
+                    "company": person.company,
+                    "lang": lang,
+                    "subject": subject,
+                    "refs": [message_id],
+                    "last": last,
+                }
+            )
             thread_index, parent = i, None
-        mails.append(Mail(i, raw, message_id, subject, person.address, when, thread_index,
-                          parent, listed, n_inline, kind))
+        mails.append(
+            Mail(
+                i,
+                raw,
+                message_id,
+                subject,
+                person.address,
+                when,
+                thread_index,
+                parent,
+                listed,
+                n_inline,
+                kind,
+            )
+        )
     return mails
 
 
@@ -475,17 +756,27 @@ def write_eml_dir(mails, directory) -> list[Path]:
     return paths
 
 
-def big_mail(attachment_bytes, seed=50, message_id="<bench-big-attachment@cliente.example.com.br>",
-             subject="Backup do servidor – arquivo grande", filename="backup-servidor.zip"):
+def big_mail(
+    attachment_bytes,
+    seed=50,
+    message_id="<bench-big-attachment@cliente.example.com.br>",
+    subject="Backup do servidor – arquivo grande",
+    filename="backup-servidor.zip",
+):
     """One plain mail with one attachment of ``attachment_bytes`` random bytes."""
     rng = random.Random(seed)
     msg = EmailMessage(policy=SMTP)
-    msg["From"] = Address("Antônio Simões", addr_spec="antonio.simoes@cliente.example.com.br")
+    msg["From"] = Address(
+        "Antônio Simões", addr_spec="antonio.simoes@cliente.example.com.br"
+    )
     msg["To"] = SUPPORT
     msg["Subject"] = subject
     msg["Date"] = format_datetime(START.astimezone(timezone(timedelta(hours=-3))))
     msg["Message-ID"] = message_id
-    msg.set_content("Bom dia,\n\nsegue o arquivo de backup solicitado.\n\nAntônio\n", cte="quoted-printable")
+    msg.set_content(
+        "Bom dia,\n\nsegue o arquivo de backup solicitado.\n\nAntônio\n",
+        cte="quoted-printable",
+    )
     # base64 by hand: EmailMessage's encoder is slow on tens of megabytes.
     part = EmailMessage(policy=SMTP)
     part["Content-Type"] = "application/zip"
@@ -497,7 +788,9 @@ def big_mail(attachment_bytes, seed=50, message_id="<bench-big-attachment@client
     msg.attach(part)
     _set_boundaries(msg, 0)
     head, tail = msg.as_bytes(policy=SMTP).split(placeholder, 1)
-    encoded = base64.encodebytes(b"PK\x03\x04" + rng.randbytes(attachment_bytes - 4)).replace(b"\n", b"\r\n")
+    encoded = base64.encodebytes(
+        b"PK\x03\x04" + rng.randbytes(attachment_bytes - 4)
+    ).replace(b"\n", b"\r\n")
     return head + encoded + tail.lstrip(b"\r\n")
 
 
@@ -507,8 +800,6 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", help="write NNNN.eml files here")
     args = parser.parse_args(argv)
-    import hashlib
-    import time
 
     t0 = time.monotonic()
     mails = build_corpus(args.count, args.seed)

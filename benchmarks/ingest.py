@@ -19,7 +19,9 @@ fresh copy of the template database (benchmarks/odoo_env.py) and each in its own
 
 fetchmail and scanner run twice: on plain loopback, and through
 benchmarks/latency_proxy.py (20 ms per chunk each way, 40 ms round trip) placed in
-front of Dovecot and of the emulator alike ("wan"). Every run is timed inside the Odoo
+front of Dovecot and of the emulator alike ("wan"). The emulator runs in this process
+(the Odoo process is another one) and keeps its HTTPS connections alive, as Graph
+does. Every run is timed inside the Odoo
 process, from the first call to the last commit. The team: the scanner's mailbox names
 it; for fetchmail and the floor it is the helpdesk.ticket default (ir.default).
 
@@ -32,7 +34,10 @@ expected threads. The last line:
     overhead_vs_floor_pct_loopback=.. same_tickets=yes|no seconds=..
 
 Targets: overhead_vs_floor_pct_wan <= 15, overhead_vs_floor_pct_loopback <= 10.
-``--profile`` adds a cProfile run of the scanner (loopback, then wan; not timed).
+``--profile`` adds cProfile runs of the floor and of the scanner (not timed; with
+``--profile-dir`` the .prof files are kept). Each run also reports the Odoo process's
+CPU seconds and how many cores the whole machine kept busy, to tell a slow path from
+a busy machine.
 Exit status 0 when the tickets agree and both targets are met, 1 otherwise.
 """
 
@@ -40,8 +45,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import grp
 import imaplib
+import io
 import os
+import pstats
 import pwd
 import shutil
 import socket
@@ -52,7 +60,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import odoo_env as oe  # noqa: E402
+import odoo_env as oe
 
 oe.reexec_under_venv()
 
@@ -91,12 +99,19 @@ class Dovecot:
         oe.log("installing dovecot-imapd (Debian package)")
         sudo = [] if os.geteuid() == 0 else ["sudo"]
         subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True, timeout=600)
-        subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", "dovecot-imapd"],
-                       check=True, timeout=900,
-                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+        subprocess.run(
+            [*sudo, "apt-get", "install", "-y", "-qq", "dovecot-imapd"],
+            check=True,
+            timeout=900,
+            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+        )
         # The package may start the system instance; it is not ours to keep.
-        subprocess.run([*sudo, "service", "dovecot", "stop"], check=False,
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            [*sudo, "service", "dovecot", "stop"],
+            check=False,
+            capture_output=True,
+            timeout=60,
+        )
 
     def start(self, timeout=30):
         self.ensure_installed()
@@ -152,11 +167,18 @@ service imap-login {{
         if os.geteuid() == 0:
             kwargs = {"user": uid, "group": gid, "extra_groups": []}
         self.proc = subprocess.Popen(
-            [shutil.which("dovecot") or "/usr/sbin/dovecot", "-F", "-c",
-             str(d / "dovecot.conf")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=open(d / "dovecot.stderr", "wb"), start_new_session=True,
-            cwd=d, **kwargs,
+            [
+                shutil.which("dovecot") or "/usr/sbin/dovecot",
+                "-F",
+                "-c",
+                str(d / "dovecot.conf"),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=open(d / "dovecot.stderr", "wb"),
+            start_new_session=True,
+            cwd=d,
+            **kwargs,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -185,7 +207,10 @@ service imap-login {{
         try:
             for m in mails:
                 typ, data = conn.append(
-                    "INBOX", None, imaplib.Time2Internaldate(m.received.timestamp()), m.raw
+                    "INBOX",
+                    None,
+                    imaplib.Time2Internaldate(m.received.timestamp()),
+                    m.raw,
                 )
                 if typ != "OK":
                     raise RuntimeError(f"APPEND failed: {data}")
@@ -195,11 +220,11 @@ service imap-login {{
     def mark_all_unseen(self):
         conn = self.connect()
         try:
-            typ, data = conn.select("INBOX")
+            _typ, data = conn.select("INBOX")
             count = int(data[0])
             if count:
                 conn.store(f"1:{count}", "-FLAGS", "\\Seen")
-            typ, data = conn.search(None, "(UNSEEN)")
+            _typ, data = conn.search(None, "(UNSEEN)")
             unseen = len(data[0].split())
             conn.close()
         finally:
@@ -218,33 +243,66 @@ service imap-login {{
 
 
 def _group_name(gid):
-    import grp
-
     try:
         return grp.getgrgid(gid).gr_name
     except KeyError:
         return str(gid)
 
 
+# ------------------------------------------------------------------------- emulator
 # ------------------------------------------------------------------ odoo-side scripts
 COMMON = """
 import os, time
+
 def set_default_team():
     team = env["helpdesk.ticket.team"].search([], limit=1)
     if not team:
         team = env["helpdesk.ticket.team"].create({"name": "Suporte"})
     env["ir.default"].set("helpdesk.ticket", "team_id", team.id)
+    if os.environ.get("MSO_QUEUE_NOTIFICATIONS") == "1":
+        # Experiment: follower notifications go to the mail queue instead of being
+        # sent right after each commit.
+        env["ir.config_parameter"].set_param("mail.mail.force.send.limit", "0")
     env.cr.commit()
     return team
+
+def read_stat():
+    with open("/proc/stat") as fh:
+        return fh.readline()
+
+class Clock:
+    # Wall, process and main-thread CPU time, and the machine's /proc/stat.
+    def __init__(self):
+        self.profiler = None
+        if os.environ.get("MSO_PROFILE"):
+            import cProfile
+            self.profiler = cProfile.Profile()
+            self.profiler.enable()
+        self.stat0 = read_stat()
+        self.t0 = time.perf_counter()
+        self.c0, self.m0 = time.process_time(), time.thread_time()
+
+    def stop(self, **extra):
+        wall = time.perf_counter() - self.t0
+        cpu, main = time.process_time() - self.c0, time.thread_time() - self.m0
+        stat1 = read_stat()
+        if self.profiler:
+            self.profiler.disable()
+            self.profiler.dump_stats(os.environ["MSO_PROFILE"])
+        return dict(extra, seconds=wall, cpu=cpu, main_cpu=main,
+                    stat=[self.stat0, stat1])
 """
 
-FLOOR_SCRIPT = COMMON + """
+FLOOR_SCRIPT = (
+    COMMON
+    + """
 import glob
 team = set_default_team()
-raws = [open(p, "rb").read() for p in sorted(glob.glob(os.path.join(os.environ["MSO_EML_DIR"], "*.eml")))]
+paths = sorted(glob.glob(os.path.join(os.environ["MSO_EML_DIR"], "*.eml")))
+raws = [open(p, "rb").read() for p in paths]
 MailThread = env["mail.thread"]
 failed = 0
-t0 = time.perf_counter()
+clock = Clock()
 for raw in raws:
     try:
         MailThread.message_process("helpdesk.ticket", raw)
@@ -252,11 +310,13 @@ for raw in raws:
         failed += 1
         env.cr.rollback()
     env.cr.commit()
-t1 = time.perf_counter()
-emit({"seconds": t1 - t0, "mails": len(raws), "failed": failed, "team_id": team.id})
+emit(clock.stop(mails=len(raws), failed=failed, team_id=team.id))
 """
+)
 
-FETCHMAIL_SCRIPT = COMMON + """
+FETCHMAIL_SCRIPT = (
+    COMMON
+    + """
 team = set_default_team()
 server = env["fetchmail.server"].create({
     "name": "Dovecot (benchmark)",
@@ -272,24 +332,23 @@ server = env["fetchmail.server"].create({
     "original": False,
 })
 env.cr.commit()
-t0 = time.perf_counter()
+clock = Clock()
 server.fetch_mail()
-t1 = time.perf_counter()
-emit({"seconds": t1 - t0, "team_id": team.id})
+emit(clock.stop(team_id=team.id))
 """
+)
 
-SCANNER_SCRIPT = """
-import os, time
+SCANNER_SCRIPT = (
+    COMMON
+    + """
 mailbox = env["mail.scanner.mailbox"].search([], limit=1)
+team = set_default_team()
+if not mailbox.team_id:
+    mailbox.team_id = team
 team = mailbox.team_id
-profile = os.environ.get("MSO_PROFILE")
-if profile:
-    import cProfile
-    profiler = cProfile.Profile()
-    profiler.enable()
-t0 = time.perf_counter()
-rounds = 0
-done_total = 0
+env.cr.commit()
+clock = Clock()
+rounds = done_total = 0
 while True:
     done, remaining = mailbox._sync_once()
     done_total += done
@@ -297,15 +356,12 @@ while True:
     env.invalidate_all()
     if not remaining or rounds >= 20:
         break
-t1 = time.perf_counter()
-if profile:
-    profiler.disable()
-    profiler.dump_stats(profile)
+result = clock.stop(rounds=rounds, done=done_total, remaining=remaining)
 client = mailbox.app_id._graph_client()
-emit({"seconds": t1 - t0, "rounds": rounds, "done": done_total, "remaining": remaining,
-      "state": mailbox.state, "last_error": mailbox.last_error, "team_id": team.id,
-      "requests": client.request_count})
+emit(dict(result, state=mailbox.state, last_error=mailbox.last_error,
+          team_id=team.id, requests=client.request_count))
 """
+)
 
 TICKETS_SQL = """
 SELECT t.name, t.team_id,
@@ -322,6 +378,20 @@ def tickets_of(db):
 
 
 # ------------------------------------------------------------------------------ runs
+def cpu_ticks(line):
+    """(busy, total) jiffies of the whole machine from the first line of /proc/stat."""
+    values = [int(v) for v in line.split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return sum(values) - idle, sum(values)
+
+
+def busy_cores(before, after):
+    """How many cores the whole machine kept busy between two cpu_ticks()."""
+    if not before or not after or after[1] == before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1]) * (os.cpu_count() or 1)
+
+
 class Bench:
     def __init__(self, args, cleanup):
         self.args = args
@@ -333,29 +403,45 @@ class Bench:
         return oe.create_database(f"mso_ingest_{key}", self.cleanup)
 
     def record(self, key, db, out, mails):
+        # Read by the Odoo process at the start and end of the timed part.
+        out["busy_cores"] = busy_cores(*(cpu_ticks(line) for line in out["stat"]))
         seconds = out["seconds"]
         out["mps"] = mails / seconds
         self.results[key] = out
         self.tickets[key] = tickets_of(db)
-        oe.log(f"{key}: {mails} mails in {seconds:.1f}s = {out['mps']:.2f} mails/s "
-               f"({len(self.tickets[key])} tickets)")
+        oe.log(
+            f"{key}: {mails} mails in {seconds:.1f}s = {out['mps']:.2f} mails/s "
+            f"({len(self.tickets[key])} tickets; odoo cpu {out['cpu']:.1f}s, main "
+            f"thread {out['main_cpu']:.1f}s; machine busy "
+            f"{out['busy_cores'] or 0:.2f} cores)"
+        )
         if not self.args.keep:
             oe.drop_database(db)
             if db in self.cleanup.databases:
                 self.cleanup.databases.remove(db)
 
-    def floor(self, eml_dir, mails):
+    def floor(self, eml_dir, mails, profile=None):
         db = self.new_db("floor")
-        (out,) = oe.odoo_shell(db, FLOOR_SCRIPT, env={"MSO_EML_DIR": str(eml_dir)},
-                               timeout=600)
+        env = {"MSO_EML_DIR": str(eml_dir)}
+        if profile:
+            env["MSO_PROFILE"] = profile
+        (out,) = oe.odoo_shell(db, FLOOR_SCRIPT, env=env, timeout=600)
+        if profile:
+            oe.drop_database(db)
+            self.cleanup.databases.remove(db)
+            return out
         self.record("floor", db, out, mails)
+        return out
 
     def fetchmail(self, key, dovecot, port, mails):
         total, unseen = dovecot.mark_all_unseen()
         assert unseen == total == mails, (total, unseen, mails)
         db = self.new_db(key)
-        env = {"MSO_IMAP_PORT": str(port), "MSO_IMAP_USER": IMAP_USER,
-               "MSO_IMAP_PASSWORD": IMAP_PASSWORD}
+        env = {
+            "MSO_IMAP_PORT": str(port),
+            "MSO_IMAP_USER": IMAP_USER,
+            "MSO_IMAP_PASSWORD": IMAP_PASSWORD,
+        }
         (out,) = oe.odoo_shell(db, FETCHMAIL_SCRIPT, env=env, timeout=900)
         self.record(key, db, out, mails)
 
@@ -394,8 +480,10 @@ def compare(bench, mails_list):
         if got != want:
             missing = sorted(set(want) - set(got))[:3]
             extra = sorted(set(got) - set(want))[:3]
-            problems.append(f"{key}: {len(rows)} tickets (want {len(want)}); "
-                            f"missing {missing} extra {extra}")
+            problems.append(
+                f"{key}: {len(rows)} tickets (want {len(want)}); "
+                f"missing {missing} extra {extra}"
+            )
         teams = {team for _t, team, _n in rows}
         want_team = bench.results[key].get("team_id")
         if teams != {want_team}:
@@ -404,33 +492,174 @@ def compare(bench, mails_list):
 
 
 def print_profile(path, title, limit=25):
-    import io
-    import pstats
-
     buf = io.StringIO()
     stats = pstats.Stats(path, stream=buf)
     stats.sort_stats("tottime").print_stats(limit)
     stats.sort_stats("cumulative").print_stats(
-        r"mail_scanner_oauth2|graph/|mail_thread|ssl|socket|json|base64|threading", limit
+        r"mail_scanner_oauth2|graph/|mail_thread|ssl|socket|json|base64|threading",
+        limit,
     )
     print(f"\n===== cProfile of {title} =====")
     print(buf.getvalue())
 
 
-def main(argv=None):
+def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--delay-ms", type=float, default=20.0,
-                        help="one-way delay of the latency proxy (round trip twice it)")
+    parser.add_argument(
+        "--delay-ms",
+        type=float,
+        default=20.0,
+        help="one-way delay of the latency proxy (round trip twice it)",
+    )
     parser.add_argument("--only", default="floor,scanner,fetchmail")
     parser.add_argument("--conditions", default="loopback,wan")
-    parser.add_argument("--profile", action="store_true",
-                        help="also run the scanner once more under cProfile per condition")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also run the floor and the scanner once more under cProfile",
+    )
+    parser.add_argument("--profile-dir", help="keep the .prof files here")
+    parser.add_argument(
+        "--queue-notifications",
+        action="store_true",
+        help="experiment: mail.mail.force.send.limit=0 in every database "
+        "(follower notifications queued, not sent after each commit)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the databases")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def start_servers(args, cleanup, mails, paths, conditions):
+    """Dovecot filled with the corpus, the emulator seeded with it, the proxies."""
+    dovecot = gm = None
+    proxies = {}
+    n = len(mails)
+    if "fetchmail" in paths:
+        dovecot = Dovecot()
+        cleanup.callbacks.append(dovecot.stop)
+        dovecot.start()
+        t = time.monotonic()
+        dovecot.fill(mails)
+        oe.log(
+            f"dovecot on 127.0.0.1:{dovecot.port}: {n} mails appended "
+            f"in {time.monotonic() - t:.1f}s"
+        )
+    if "scanner" in paths:
+        emu, gm = oe.start_emulator(cleanup, address=corpus.MAILBOX)
+        t = time.monotonic()
+        for m in mails:
+            gm.mailbox.deliver(m.raw, received=m.received)
+        oe.log(
+            f"emulator on {emu.url}: {n} mails delivered in {time.monotonic() - t:.1f}s"
+        )
+    if "wan" in conditions:
+        for name, target in (("imap", dovecot), ("graph", gm and gm.emu)):
+            if target is None:
+                continue
+            proc, port = start_proxy_process(target.port, args.delay_ms)
+            cleanup.processes.append(proc)
+            proxies[name] = port
+        oe.log(f"latency proxies ({args.delay_ms:g} ms each way): {proxies}")
+    return dovecot, gm, proxies
+
+
+def run_paths(args, bench, tmp, eml_dir, n, servers, paths, conditions):
+    dovecot, gm, proxies = servers
+    # Floor first, then per condition scanner and fetchmail, so that a drift of the
+    # machine does not favour one path.
+    if "floor" in paths:
+        bench.floor(eml_dir, n)
+    for cond in conditions:
+        if "scanner" in paths:
+            port = gm.emu.port if cond == "loopback" else proxies["graph"]
+            bench.scanner(f"scanner_{cond}", gm, port, n)
+        if "fetchmail" in paths:
+            port = dovecot.port if cond == "loopback" else proxies["imap"]
+            bench.fetchmail(f"fetchmail_{cond}", dovecot, port, n)
+    if not args.profile:
+        return
+    prof_dir = Path(args.profile_dir or tmp)
+    if "floor" in paths:
+        path = str(prof_dir / "floor.prof")
+        out = bench.floor(eml_dir, n, profile=path)
+        print_profile(path, f"floor ({out['seconds']:.1f}s under cProfile)")
+    if "scanner" in paths:
+        for cond in conditions:
+            port = gm.emu.port if cond == "loopback" else proxies["graph"]
+            path = str(prof_dir / f"scanner_{cond}.prof")
+            out = bench.scanner(f"profile_{cond}", gm, port, n, profile=path)
+            print_profile(
+                path, f"scanner {cond} ({out['seconds']:.1f}s under cProfile)"
+            )
+
+
+def report(bench, problems, started):
+    """Prints the table and the last line; True when the tickets agree and the
+    targets measured are met."""
+    r = bench.results
+    rows = []
+    for key, out in r.items():
+        notes = f"{out['requests']} HTTP requests" if "requests" in out else ""
+        if out.get("failed"):
+            notes += f" failed={out['failed']}"
+        rows.append(
+            [key, f"{out['seconds']:.1f}", f"{out['mps']:.2f}", f"{out['cpu']:.1f}",
+             f"{out['main_cpu']:.1f}", f"{out['busy_cores'] or 0:.2f}",
+             len(bench.tickets[key]), notes]
+        )  # fmt: skip
+    headers = ["path", "seconds", "mails/s", "odoo_cpu_s", "main_thread_cpu_s",
+               "machine_busy_cores", "tickets", "notes"]  # fmt: skip
+    print()
+    print(oe.format_table(rows, headers))
+    for p in problems:
+        print("MISMATCH:", p)
+
+    def mps(key):
+        return r[key]["mps"] if key in r else None
+
+    def overhead(key):
+        if key not in r or "floor" not in r:
+            return None
+        return (r[key]["seconds"] / r["floor"]["seconds"] - 1) * 100
+
+    wan, fetch_wan = mps("scanner_wan"), mps("fetchmail_wan")
+    figures = {
+        "floor_mps": mps("floor"),
+        "scanner_loopback_mps": mps("scanner_loopback"),
+        "fetchmail_loopback_mps": mps("fetchmail_loopback"),
+        "scanner_wan_mps": wan,
+        "fetchmail_wan_mps": fetch_wan,
+        "ratio_vs_fetchmail_wan": wan / fetch_wan if wan and fetch_wan else None,
+        "overhead_vs_floor_pct_wan": overhead("scanner_wan"),
+        "overhead_vs_floor_pct_loopback": overhead("scanner_loopback"),
+    }
+    ok = not problems
+    for key, target in (
+        ("overhead_vs_floor_pct_wan", TARGET_WAN_PCT),
+        ("overhead_vs_floor_pct_loopback", TARGET_LOOPBACK_PCT),
+    ):
+        value = figures[key]
+        if value is not None:
+            verdict = "met" if value <= target else "MISSED"
+            print(f"target {key} <= {target:g}: {verdict} ({value:.1f})")
+            ok = ok and value <= target
+    line = " ".join(
+        f"{k}={'n/a' if v is None else f'{v:.2f}'}" for k, v in figures.items()
+    )
+    line += f" same_tickets={'yes' if not problems else 'no'}"
+    line += f" seconds={time.monotonic() - started:.0f}"
+    print(line, flush=True)
+    return ok
+
+
+def main(argv=None):
+    args = parse_args(argv)
     paths = set(args.only.split(","))
     conditions = args.conditions.split(",")
+    if args.queue_notifications:
+        os.environ["MSO_QUEUE_NOTIFICATIONS"] = "1"
     started = time.monotonic()
     oe.ensure_postgres()
     with oe.Cleanup(keep_db=args.keep) as cleanup:
@@ -444,104 +673,10 @@ def main(argv=None):
         corpus.write_eml_dir(mails, eml_dir)
         oe.ensure_template()
         bench = Bench(args, cleanup)
-        n = len(mails)
-
-        dovecot = gm = None
-        proxies = {}
-        if "fetchmail" in paths:
-            dovecot = Dovecot()
-            cleanup.callbacks.append(dovecot.stop)
-            dovecot.start()
-            t = time.monotonic()
-            dovecot.fill(mails)
-            oe.log(f"dovecot on 127.0.0.1:{dovecot.port}: {n} mails appended "
-                   f"in {time.monotonic() - t:.1f}s")
-        if "scanner" in paths:
-            emu, gm = oe.start_emulator(cleanup, address=corpus.MAILBOX)
-            t = time.monotonic()
-            for m in mails:
-                gm.mailbox.deliver(m.raw, received=m.received)
-            oe.log(f"emulator on {emu.url}: {n} mails delivered "
-                   f"in {time.monotonic() - t:.1f}s")
-        if "wan" in conditions:
-            for name, target in (("imap", dovecot), ("graph", gm and gm.emu)):
-                if target is None:
-                    continue
-                proc, port = start_proxy_process(target.port, args.delay_ms)
-                cleanup.processes.append(proc)
-                proxies[name] = port
-            oe.log(f"latency proxies ({args.delay_ms:g} ms each way): {proxies}")
-
-        # Interleaved so that a drift of the machine does not favour one path.
-        if "floor" in paths:
-            bench.floor(eml_dir, n)
-        for cond in conditions:
-            if "scanner" in paths:
-                port = gm.emu.port if cond == "loopback" else proxies["graph"]
-                bench.scanner(f"scanner_{cond}", gm, port, n)
-            if "fetchmail" in paths:
-                port = dovecot.port if cond == "loopback" else proxies["imap"]
-                bench.fetchmail(f"fetchmail_{cond}", dovecot, port, n)
-        if args.profile and "scanner" in paths:
-            for cond in conditions:
-                port = gm.emu.port if cond == "loopback" else proxies["graph"]
-                path = str(tmp / f"scanner_{cond}.prof")
-                out = bench.scanner(f"profile_{cond}", gm, port, n, profile=path)
-                print_profile(path, f"scanner {cond} ({out['seconds']:.1f}s under cProfile)")
-
+        servers = start_servers(args, cleanup, mails, paths, conditions)
+        run_paths(args, bench, tmp, eml_dir, len(mails), servers, paths, conditions)
         problems = compare(bench, mails)
-
-    r = bench.results
-    print()
-    rows = []
-    for key, out in r.items():
-        extra = ""
-        if "requests" in out:
-            extra = f"{out['requests']} HTTP requests"
-        if out.get("failed"):
-            extra += f" failed={out['failed']}"
-        rows.append([key, f"{out['seconds']:.1f}", f"{out['mps']:.2f}",
-                     len(bench.tickets[key]), extra])
-    print(oe.format_table(rows, ["path", "seconds", "mails/s", "tickets", "notes"]))
-    for p in problems:
-        print("MISMATCH:", p)
-
-    def mps(key):
-        return r[key]["mps"] if key in r else None
-
-    def overhead(key):
-        if key not in r or "floor" not in r:
-            return None
-        return (r[key]["seconds"] / r["floor"]["seconds"] - 1) * 100
-
-    figures = {
-        "floor_mps": mps("floor"),
-        "scanner_loopback_mps": mps("scanner_loopback"),
-        "fetchmail_loopback_mps": mps("fetchmail_loopback"),
-        "scanner_wan_mps": mps("scanner_wan"),
-        "fetchmail_wan_mps": mps("fetchmail_wan"),
-        "ratio_vs_fetchmail_wan": (
-            mps("scanner_wan") / mps("fetchmail_wan")
-            if mps("scanner_wan") and mps("fetchmail_wan") else None
-        ),
-        "overhead_vs_floor_pct_wan": overhead("scanner_wan"),
-        "overhead_vs_floor_pct_loopback": overhead("scanner_loopback"),
-    }
-    ok = not problems
-    for key, target in (("overhead_vs_floor_pct_wan", TARGET_WAN_PCT),
-                        ("overhead_vs_floor_pct_loopback", TARGET_LOOPBACK_PCT)):
-        value = figures[key]
-        if value is not None:
-            print(f"target {key} <= {target:g}: {'met' if value <= target else 'MISSED'} "
-                  f"({value:.1f})")
-            ok = ok and value <= target
-    line = " ".join(
-        f"{k}={'n/a' if v is None else f'{v:.2f}'}" for k, v in figures.items()
-    )
-    line += f" same_tickets={'yes' if not problems else 'no'}"
-    line += f" seconds={time.monotonic() - started:.0f}"
-    print(line, flush=True)
-    return 0 if ok else 1
+    return 0 if report(bench, problems, started) else 1
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """A TCP relay on 127.0.0.1 that delays every chunk by a fixed time in each direction.
 
-    python benchmarks/latency_proxy.py --target-port 8443 [--listen-port 0] [--delay-ms 20]
+    python benchmarks/latency_proxy.py --target-port 8443 [--delay-ms 20]
+        [--listen-port 0]
 
-prints ``listening 127.0.0.1:<port>`` once it accepts connections. With ``--delay-ms 20``
+prints ``listening 127.0.0.1:<port>`` once it accepts connections. With
+``--delay-ms 20``
 a request/answer exchange costs 40 ms more (one round trip), as between an Odoo in one
 data centre and a mail server in another.
 

@@ -184,6 +184,9 @@ class MailScannerMessage(models.Model):
         thread = (
             self.env["mail.thread"]
             .with_company(mailbox.company_id)
+            # Followers' notifications go to the mail queue: a slow SMTP server
+            # must not slow the import down, mail after mail.
+            .with_context(mail_notify_force_send=False)
             .message_process(
                 model,
                 facts.raw,
