@@ -376,10 +376,7 @@ class MailScannerMailbox(models.Model):
             done = mailbox._import_pending(client)
             mailbox._apply_after_import(client)
             mailbox._record_success()
-        except graph_errors.GraphError as exc:
-            done = 0
-            mailbox._record_failure(exc)
-        except UserError as exc:  # incomplete credentials
+        except (graph_errors.GraphError, UserError) as exc:  # UserError: no secret
             done = 0
             mailbox._record_failure(exc)
         except CONCURRENCY_ERRORS:
