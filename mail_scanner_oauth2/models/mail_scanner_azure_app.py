@@ -77,7 +77,7 @@ class MailScannerAzureApp(models.Model):
     secret_expiration = fields.Date(
         string="Secret expires on",
         help="The Expires column in Azure > Certificates & secrets; the "
-        "scanner warns before this date.",
+        "administrators are warned two weeks before this date.",
     )
     certificate_private_key = fields.Text(
         string="Certificate private key (PEM)", groups="base.group_system", copy=False

@@ -28,6 +28,8 @@ ACCOUNT_FIELDS = {"account_kind", "app_id", "address", "folder_id"}
 MAX_AUTO_ATTEMPTS = 5
 # Runs in a row that fail for a passing reason before the admins are alerted.
 FAILURE_STREAK_ALERT = 5
+# How long before the client secret expires the administrators are warned.
+SECRET_WARNING_DAYS = 14
 # What PostgreSQL answers when another run is at work on the same rows.
 CONCURRENCY_ERRORS = (
     pg_errors.SerializationFailure,
@@ -123,6 +125,11 @@ class MailScannerMailbox(models.Model):
     )
     loop_window_minutes = fields.Integer(string="Loop window (minutes)", default=60)
     secret_expiration = fields.Date(related="app_id.secret_expiration")
+    secret_warned_for = fields.Date(
+        readonly=True,
+        copy=False,
+        help="The expiry date the administrators were last warned about.",
+    )
     failure_streak = fields.Integer(readonly=True, copy=False)
     state = fields.Selection(
         [("draft", "Draft"), ("running", "Running"), ("error", "Error")],
@@ -353,6 +360,7 @@ class MailScannerMailbox(models.Model):
         done = remaining = 0
         for mailbox in self.sudo().search([("state", "in", ("running", "error"))]):
             try:
+                mailbox._warn_secret_expiry()
                 mailbox_done, mailbox_remaining = mailbox._sync_once()
             except Exception:  # pylint: disable=broad-except
                 _logger.exception("Mail Scanner: mailbox %s failed", mailbox.address)
@@ -630,6 +638,38 @@ class MailScannerMailbox(models.Model):
                 note=reason,
                 user_id=user.id,
             )
+
+    def _warn_secret_expiry(self):
+        """Warns once, SECRET_WARNING_DAYS ahead, that the client secret expires."""
+        expiry = self.secret_expiration
+        if not expiry or self.secret_warned_for == expiry:
+            return
+        days_left = (expiry - fields.Date.context_today(self)).days
+        if days_left > SECRET_WARNING_DAYS:
+            return
+        summary = self.env._("Client secret expires: %s", self.address)
+        note = self.env._(
+            "The client secret of the Azure app expires on %(date)s. Create a new "
+            "secret in Azure > App registrations > Certificates & secrets, paste "
+            "its value in the app and update the expiry date, or mail stops "
+            "arriving.",
+            date=fields.Date.to_string(expiry),
+        )
+        self.message_post(
+            body=Markup("<p><b>%s</b></p><p>%s</p>") % (summary, note),
+            partner_ids=self._admin_users().partner_id.ids,
+            subtype_xmlid="mail.mt_comment",
+        )
+        for user in self._admin_users():
+            self.activity_schedule(
+                "mail.mail_activity_data_warning",
+                date_deadline=expiry,
+                summary=summary,
+                note=note,
+                user_id=user.id,
+            )
+        self.secret_warned_for = expiry
+        self._scanner_commit()
 
     def _alert_recovered(self):
         # The alerts go away silently: the message below is the one notice.

@@ -1,5 +1,8 @@
 # Copyright 2026 mail_scanner_oauth2 developers
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+from datetime import timedelta
+
+from odoo import fields
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
@@ -69,6 +72,22 @@ class TestHealth(MailScannerCase):
         self.mailbox._sync_once()
         self.assertEqual(self.mailbox.state, "running")
         self.assertEqual(self.mailbox.failure_streak, 0)
+
+    def test_secret_expiry_warned_once_two_weeks_ahead(self):
+        today = fields.Date.context_today(self.mailbox)
+        self.mailbox.app_id.secret_expiration = today + timedelta(days=30)
+        self.env["mail.scanner.mailbox"]._cron_sync_mailboxes()
+        self.assertFalse(self.alerts(), "a month ahead is too early")
+        self.mailbox.app_id.secret_expiration = today + timedelta(days=10)
+        for _run in range(3):
+            self.env["mail.scanner.mailbox"]._cron_sync_mailboxes()
+        self.assertEqual(len(self.alerts()), len(self.mailbox._admin_users()))
+        self.assertEqual(len(self.messages_containing("Client secret expires")), 1)
+        self.assertEqual(self.mailbox.state, "running", "a warning, not an error")
+        # A renewed secret with a new date is warned about again when its time comes.
+        self.mailbox.app_id.secret_expiration = today + timedelta(days=5)
+        self.env["mail.scanner.mailbox"]._cron_sync_mailboxes()
+        self.assertEqual(len(self.messages_containing("Client secret expires")), 2)
 
     def test_secret_expiry_shown_on_the_mailbox(self):
         self.mailbox.app_id.secret_expiration = "2027-01-31"
