@@ -148,6 +148,15 @@ def deliver(gm, corpus):
 
 
 # ---------------------------------------------------------------------------- check
+def print_problems(result):
+    """What verify() found wrong, with a few example mails."""
+    if not result["problems"]:
+        return
+    print("problems: " + ", ".join(f"{k}={v}" for k, v in result["problems"].items()))
+    for ex in result["examples"]:
+        print(f"  mail {ex[0]} ({ex[1]}): {ex[2]}")
+
+
 def verify(db, gm, corpus, check_read=True):  # noqa: C901
     """Counts lost and duplicated mail against the corpus. Returns a dict."""
     ids = [c["message_id"] for c in corpus]
@@ -340,13 +349,7 @@ def main():
         )
         print("kills at (s into run): " + ", ".join(f"{k:.2f}" for k in kills))
         print(f"scan finished={finished} scan_seconds={scan_seconds:.1f}")
-        if result["problems"]:
-            print(
-                "problems: "
-                + ", ".join(f"{k}={v}" for k, v in result["problems"].items())
-            )
-            for ex in result["examples"]:
-                print(f"  mail {ex[0]} ({ex[1]}): {ex[2]}")
+        print_problems(result)
         print(f"server log: {server.logfile}")
     seconds = time.monotonic() - t0
     print(

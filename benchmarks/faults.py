@@ -26,7 +26,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import odoo_env as oe
-from chaos import MAILBOX, build_corpus, deliver, scan_finished, verify
+from chaos import (
+    MAILBOX,
+    build_corpus,
+    deliver,
+    print_problems,
+    scan_finished,
+    verify,
+)
 
 LOOP_SCRIPT = """
 import os, time
@@ -144,13 +151,7 @@ def main():
         for attempts, reason in failed_rows:
             print(f"  retried mail: attempts={attempts} reason={reason}")
         print(f"scan finished={finished} scan_seconds={scan_seconds:.1f}")
-        if result["problems"]:
-            print(
-                "problems: "
-                + ", ".join(f"{k}={v}" for k, v in result["problems"].items())
-            )
-            for ex in result["examples"]:
-                print(f"  mail {ex[0]} ({ex[1]}): {ex[2]}")
+        print_problems(result)
         if not gone:
             print("WARNING: the delta link never answered 410")
     seconds = time.monotonic() - t0

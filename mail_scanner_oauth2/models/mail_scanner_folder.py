@@ -39,7 +39,7 @@ class MailScannerFolder(models.Model):
             f.graph_id: f for f in self.search([("mailbox_id", "=", mailbox.id)])
         }
         seen = {}
-        for folder in _walk(folders):
+        for folder in (f for root in folders for f in root.walk()):
             vals = {
                 "name": folder.name,
                 "path": folder.path,
@@ -60,9 +60,3 @@ class MailScannerFolder(models.Model):
             self.browse([r.id for g, r in existing.items() if g not in seen]) - in_use
         ).unlink()
         return seen
-
-
-def _walk(folders):
-    for folder in folders:
-        yield folder
-        yield from _walk(folder.children or ())

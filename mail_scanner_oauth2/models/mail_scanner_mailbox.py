@@ -521,17 +521,15 @@ class MailScannerMailbox(models.Model):
             Markup("<li>%s — %s (%s)</li>") % (row.sender, row.subject, row.reason)
             for row in rows
         )
-        self.message_post(
-            body=Markup("<p>%s</p><ul>%s</ul>")
+        self._tell_admins(
+            Markup("<p>%s</p><ul>%s</ul>")
             % (
                 self.env._(
                     "These mails are larger than the limit and were not imported. "
                     "Raise the limit and use Retry in the log to import them."
                 ),
                 items,
-            ),
-            partner_ids=self._admin_users().partner_id.ids,
-            subtype_xmlid="mail.mt_comment",
+            )
         )
 
     def _apply_after_import(self, client):
@@ -618,6 +616,31 @@ class MailScannerMailbox(models.Model):
             .sorted("id")
         )
 
+    def _tell_admins(self, body):
+        """One chatter message that notifies the company's administrators."""
+        self.message_post(
+            body=body,
+            partner_ids=self._admin_users().partner_id.ids,
+            subtype_xmlid="mail.mt_comment",
+        )
+
+    def _alert_admins(self, summary, note, date_deadline=None):
+        """The message and one warning activity per administrator."""
+        admins = self._admin_users()
+        self.message_post(
+            body=Markup("<p><b>%s</b></p><p>%s</p>") % (summary, note),
+            partner_ids=admins.partner_id.ids,
+            subtype_xmlid="mail.mt_comment",
+        )
+        for user in admins:
+            self.activity_schedule(
+                "mail.mail_activity_data_warning",
+                date_deadline=date_deadline,
+                summary=summary,
+                note=note,
+                user_id=user.id,
+            )
+
     def _alert_error(self, reason, repeated=False):
         summary = self.env._("Mail Scanner stopped: %s", self.address)
         if repeated:
@@ -626,18 +649,7 @@ class MailScannerMailbox(models.Model):
                 count=self.failure_streak,
                 reason=reason,
             )
-        self.message_post(
-            body=Markup("<p><b>%s</b></p><p>%s</p>") % (summary, reason),
-            partner_ids=self._admin_users().partner_id.ids,
-            subtype_xmlid="mail.mt_comment",
-        )
-        for user in self._admin_users():
-            self.activity_schedule(
-                "mail.mail_activity_data_warning",
-                summary=summary,
-                note=reason,
-                user_id=user.id,
-            )
+        self._alert_admins(summary, reason)
 
     def _warn_secret_expiry(self):
         """Warns once, SECRET_WARNING_DAYS ahead, that the client secret expires."""
@@ -655,19 +667,7 @@ class MailScannerMailbox(models.Model):
             "arriving.",
             date=fields.Date.to_string(expiry),
         )
-        self.message_post(
-            body=Markup("<p><b>%s</b></p><p>%s</p>") % (summary, note),
-            partner_ids=self._admin_users().partner_id.ids,
-            subtype_xmlid="mail.mt_comment",
-        )
-        for user in self._admin_users():
-            self.activity_schedule(
-                "mail.mail_activity_data_warning",
-                date_deadline=expiry,
-                summary=summary,
-                note=note,
-                user_id=user.id,
-            )
+        self._alert_admins(summary, note, date_deadline=expiry)
         self.secret_warned_for = expiry
         self._scanner_commit()
 
@@ -675,8 +675,4 @@ class MailScannerMailbox(models.Model):
         # The alerts go away silently: the message below is the one notice.
         warning = self.env.ref("mail.mail_activity_data_warning")
         self.activity_ids.filtered(lambda a: a.activity_type_id == warning).unlink()
-        self.message_post(
-            body=self.env._("Mail Scanner works again for %s.", self.address),
-            partner_ids=self._admin_users().partner_id.ids,
-            subtype_xmlid="mail.mt_comment",
-        )
+        self._tell_admins(self.env._("Mail Scanner works again for %s.", self.address))
