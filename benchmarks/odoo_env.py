@@ -57,7 +57,20 @@ MSO_CACHE = Path(
     or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     / "mail_scanner_oauth2"
 )
-ODOO_SRC = Path(os.environ.get("ODOO_SRC") or MSO_CACHE / "odoo-18.0")
+
+
+def _odoo_source():
+    """The Odoo tree scripts/setup resolved (an archive is unpacked into the cache)."""
+    given = os.environ.get("ODOO_SRC")
+    if given and Path(given).is_dir():
+        return Path(given)
+    resolved = MSO_CACHE / "odoo-src-path"
+    if resolved.exists():
+        return Path(resolved.read_text().strip())
+    return MSO_CACHE / "odoo-18.0"
+
+
+ODOO_SRC = _odoo_source()
 VENV_PYTHON = MSO_CACHE / "venv-odoo" / "bin" / "python"
 TEMPLATE_DB = os.environ.get("MSO_BENCH_TEMPLATE", "mso_bench_template")
 DATA_DIR = MSO_CACHE / "bench-data"  # Odoo's --data-dir (filestores) for benchmarks

@@ -12,6 +12,8 @@ set -euo pipefail
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MSO_CACHE=${MSO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mail_scanner_oauth2}
 MSO_PYTHON=${MSO_PYTHON:-python3}
+ODOO_SRC_GIVEN=0
+[ -n "${ODOO_SRC:-}" ] && ODOO_SRC_GIVEN=1
 ODOO_SRC=${ODOO_SRC:-$MSO_CACHE/odoo-18.0}
 ODOO_GIT_URL=${ODOO_GIT_URL:-https://github.com/odoo/odoo.git}
 mkdir -p "$MSO_CACHE"
@@ -38,14 +40,64 @@ apt_install() {
 }
 
 # --- Odoo source -----------------------------------------------------------------------
-odoo_source_present() { [ -f "$ODOO_SRC/odoo/release.py" ] && [ -x "$ODOO_SRC/odoo-bin" ]; }
+# ODOO_SRC may name a source folder or a source archive (.tar.gz, .tar.xz, .tar.bz2, .zip)
+# whose root, or whose single top folder, holds odoo/release.py and odoo-bin or setup.py.
+# An archive is unpacked once into $MSO_CACHE/odoo-src/<content hash> and used from there.
+odoo_tree_ok() { [ -f "$1/odoo/release.py" ] && { [ -f "$1/odoo-bin" ] || [ -f "$1/setup.py" ]; }; }
+odoo_source_present() { odoo_tree_ok "$ODOO_SRC"; }
+
+unpack_odoo_archive() {
+  # $1 = archive file. Sets ODOO_SRC to the unpacked tree, or ODOO_UNAVAILABLE_REASON.
+  local archive=$1 hash dest tmp root
+  if ! hash=$(sha256sum <"$archive" | cut -c1-16); then
+    ODOO_UNAVAILABLE_REASON="ODOO_SRC=$archive: cannot be read"; return 1
+  fi
+  dest=$MSO_CACHE/odoo-src/$hash
+  if [ -f "$dest/.complete" ]; then
+    ODOO_SRC=$(cat "$dest/.complete"); return 0
+  fi
+  say "unpacking the Odoo source archive $archive (once)"
+  tmp=$dest.tmp.$$
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  local err="$MSO_CACHE/odoo-unpack.log"
+  case "$archive" in
+    *.zip) "$MSO_PYTHON" -m zipfile -e "$archive" "$tmp" 2>"$err" ;;
+    *) tar -xf "$archive" -C "$tmp" 2>"$err" ;;
+  esac || {
+    rm -rf "$tmp"
+    ODOO_UNAVAILABLE_REASON="ODOO_SRC=$archive: not a readable .tar.gz/.tar.xz/.zip archive ($(head -n 1 "$err"))"
+    return 1
+  }
+  root=$tmp
+  if ! odoo_tree_ok "$root"; then
+    local tops; tops=$(find "$tmp" -mindepth 1 -maxdepth 1)
+    [ "$(printf '%s\n' "$tops" | grep -c .)" = 1 ] && [ -d "$tops" ] && root=$tops
+  fi
+  if ! odoo_tree_ok "$root"; then
+    rm -rf "$tmp"
+    ODOO_UNAVAILABLE_REASON="ODOO_SRC=$archive: no Odoo source inside (odoo/release.py and odoo-bin or setup.py missing at its root and in its top folder)"
+    return 1
+  fi
+  rm -rf "$dest"; mv "$tmp" "$dest"
+  ODOO_SRC=$dest${root#"$tmp"}
+  echo "$ODOO_SRC" >"$dest/.complete"
+}
 
 ensure_odoo_source() {
-  # Odoo is not on PyPI: it comes from ODOO_SRC, or is cloned once into the cache.
+  # Odoo is not on PyPI: it comes from ODOO_SRC (folder or archive), or is cloned once
+  # into the cache.
   [ "${MSO_NO_ODOO:-0}" = 1 ] && return 1
+  if [ -f "$ODOO_SRC" ]; then
+    unpack_odoo_archive "$ODOO_SRC"
+    return
+  fi
   odoo_source_present && return 0
   if [ -n "$(ls -A "$ODOO_SRC" 2>/dev/null)" ]; then
-    say "ODOO_SRC=$ODOO_SRC is not an Odoo source tree (no odoo/release.py)"
+    ODOO_UNAVAILABLE_REASON="ODOO_SRC=$ODOO_SRC is not an Odoo source tree (odoo/release.py and odoo-bin or setup.py missing)"
+    return 1
+  fi
+  if [ "$ODOO_SRC_GIVEN" = 1 ] && [ ! -e "$ODOO_SRC" ]; then
+    ODOO_UNAVAILABLE_REASON="ODOO_SRC=$ODOO_SRC does not exist"
     return 1
   fi
   say "no Odoo source at $ODOO_SRC: cloning Odoo's public 18.0 branch (once)"
@@ -59,58 +111,74 @@ ensure_odoo_source() {
   return 1
 }
 
-# --- virtual environment ---------------------------------------------------------------
-stamp_of() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+# --- virtual environments ----------------------------------------------------------------
+# Two flavours: "odoo" (Odoo's pinned requests/urllib3/werkzeug/cryptography, Odoo itself
+# and helpdesk_mgmt) and "plain" (today's releases of everything, no Odoo). Tier 1 runs in
+# both, so the client and the emulator are proven with the pins and with current releases.
+VENV_RECIPE=4   # bump when the recipe below changes
+stamp_of() { { echo "$VENV_RECIPE $*"; cat "$@" 2>/dev/null; } | sha256sum | cut -c1-16; }
+
+venv_path() { echo "$MSO_CACHE/venv-$1"; }
 
 ensure_venv() {
-  # $1 = "odoo" or "plain". One venv per flavour, rebuilt only when requirements change.
-  local flavour=$1
-  VENV=$MSO_CACHE/venv-$flavour
-  local reqs=("$REPO_ROOT/requirements-dev.txt" "$REPO_ROOT/scripts/lib.sh")
+  # $1 = "odoo" or "plain". Rebuilt only when the requirements change.
+  local flavour=$1 venv; venv=$(venv_path "$flavour")
+  local reqs=("$REPO_ROOT/requirements-dev.txt" "$REPO_ROOT/test-requirements.txt"
+              "$REPO_ROOT/emulator/pyproject.toml")
   [ "$flavour" = odoo ] && reqs+=("$ODOO_SRC/requirements.txt")
   local stamp; stamp=$(stamp_of "${reqs[@]}")
-  if [ -f "$VENV/.stamp" ] && [ "$(cat "$VENV/.stamp")" = "$stamp" ] && [ -x "$VENV/bin/python" ]; then
+  if [ -f "$venv/.stamp" ] && [ "$(cat "$venv/.stamp")" = "$stamp" ] && [ -x "$venv/bin/python" ]; then
     return 0
   fi
-  say "building the virtual environment $VENV (first use, a few minutes)"
-  rm -rf "$VENV"
-  "$MSO_PYTHON" -m venv "$VENV"
-  local pip=("$VENV/bin/python" -m pip -q --disable-pip-version-check)
+  say "building the virtual environment $venv (first use, a few minutes)"
+  rm -rf "$venv"
+  "$MSO_PYTHON" -m venv "$venv"
+  local pip=("$venv/bin/python" -m pip -q --disable-pip-version-check)
   "${pip[@]}" install -U "pip>=25.3" "setuptools<81" wheel
+  # Relative lines of test-requirements.txt (the emulator) are relative to the repository.
   if [ "$flavour" = odoo ]; then
     apt_install libldap2-dev libsasl2-dev libpq-dev
-    local bc="$VENV/build-constraints.txt"
+    local bc="$venv/build-constraints.txt"
     echo "setuptools<81" >"$bc"   # cbor2's build needs pkg_resources
     "${pip[@]}" install --build-constraint "$bc" -r "$ODOO_SRC/requirements.txt"
     "${pip[@]}" install -c "$ODOO_SRC/requirements.txt" websocket-client phonenumbers
     "${pip[@]}" install --no-deps --no-build-isolation -e "$ODOO_SRC" --config-settings editable_mode=compat
     "${pip[@]}" install --no-deps "odoo-addon-helpdesk-mgmt==18.0.*"
     # Odoo pins requests/urllib3/cryptography/werkzeug: our tools must live with those.
-    "${pip[@]}" install -c "$ODOO_SRC/requirements.txt" -r "$REPO_ROOT/requirements-dev.txt"
-    "$VENV/bin/python" -c "import odoo.release; print('Odoo', odoo.release.version, 'importable')" >&2
+    (cd "$REPO_ROOT" && "${pip[@]}" install -c "$ODOO_SRC/requirements.txt" \
+      -r requirements-dev.txt -r test-requirements.txt)
+    "$venv/bin/python" -c "import odoo.release; print('Odoo', odoo.release.version, 'importable')" >&2
   else
-    "${pip[@]}" install -r "$REPO_ROOT/requirements-dev.txt"
+    (cd "$REPO_ROOT" && "${pip[@]}" install -r requirements-dev.txt -r test-requirements.txt)
   fi
-  echo "$stamp" >"$VENV/.stamp"
+  echo "$stamp" >"$venv/.stamp"
 }
 
 # Picks the flavour: with Odoo when its source can be had, else plain, loudly.
+# Sets PY/VENV (the Odoo venv when there is Odoo), PLAIN_PY and HAVE_ODOO.
 ODOO_UNAVAILABLE_REASON=""
 setup_environment() {
+  ensure_venv plain
+  PLAIN_PY=$(venv_path plain)/bin/python
   if ensure_odoo_source; then
     ensure_venv odoo
+    VENV=$(venv_path odoo)
     HAVE_ODOO=1
   else
     [ -n "$ODOO_UNAVAILABLE_REASON" ] || ODOO_UNAVAILABLE_REASON="no Odoo 18.0 source at ODOO_SRC=$ODOO_SRC"
     [ "${MSO_NO_ODOO:-0}" = 1 ] && ODOO_UNAVAILABLE_REASON="MSO_NO_ODOO=1"
     loud "ODOO 18 IS NOT AVAILABLE: the Odoo tier (models, cron, tickets) will NOT run." \
          "Reason: $ODOO_UNAVAILABLE_REASON" \
-         "Point ODOO_SRC at an Odoo 18.0 source tree (see README) to run it."
-    ensure_venv plain
+         "Point ODOO_SRC at an Odoo 18.0 source folder or archive (see README) to run it."
+    VENV=$(venv_path plain)
     HAVE_ODOO=0
   fi
   PY=$VENV/bin/python
   export PATH="$VENV/bin:$PATH"
+  # Benchmarks and helpers find the Odoo tree the scripts resolved (an archive is
+  # unpacked into the cache).
+  [ "$HAVE_ODOO" = 1 ] && echo "$ODOO_SRC" >"$MSO_CACHE/odoo-src-path"
+  return 0
 }
 
 # --- PostgreSQL --------------------------------------------------------------------------

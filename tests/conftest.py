@@ -29,14 +29,12 @@ def _load_graph_client():
     return module
 
 
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
 mail_scanner_graph = _load_graph_client()
 
 
 @pytest.fixture(scope="session")
 def emulator():
-    from graph_emulator import Emulator  # noqa: PLC0415 (written concurrently)
+    from graph_emulator import Emulator  # noqa: PLC0415
 
     with Emulator() as emu:
         yield emu

@@ -953,3 +953,78 @@ def test_cli_seed_dir(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# --- HTTP/1.1 keep-alive: every request on a connection is answered
+def _raw_request(path, token, host):
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+        "Accept: application/json\r\n\r\n"
+    ).encode()
+
+
+def _read_responses(sock, count, timeout=10):
+    """Reads `count` HTTP responses (each with a Content-Length) from one socket."""
+    sock.settimeout(timeout)
+    buffer, statuses = b"", []
+    while len(statuses) < count:
+        head_end = buffer.find(b"\r\n\r\n")
+        if head_end < 0:
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed after {len(statuses)} answers"
+            buffer += chunk
+            continue
+        head = buffer[:head_end].decode("latin-1")
+        length = int(re.search(r"(?im)^content-length:\s*(\d+)", head).group(1))
+        while len(buffer) < head_end + 4 + length:
+            chunk = sock.recv(65536)
+            assert chunk, "connection closed in the middle of an answer"
+            buffer += chunk
+        statuses.append(int(head.split()[1]))
+        buffer = buffer[head_end + 4 + length :]
+    return statuses
+
+
+def _tls_socket(emu):
+    import socket  # noqa: PLC0415
+    import ssl  # noqa: PLC0415
+
+    context = ssl.create_default_context(cafile=emu.ca_path)
+    raw = socket.create_connection((emu.host, emu.port), timeout=10)
+    return context.wrap_socket(raw, server_hostname=emu.host)
+
+
+def test_back_to_back_requests_on_one_connection(env):
+    """Requests sent with no gap on one kept-alive connection are all executed,
+    answered in order and logged (a development server swallowed the second one)."""
+    path = f"/v1.0{U}/mailFolders/inbox"
+    host = f"{env.emu.host}:{env.emu.port}"
+    with _tls_socket(env.emu) as sock:
+        # Pipelined: three requests in one write, 0 ms apart.
+        sock.sendall(_raw_request(path, env.token, host) * 3)
+        assert _read_responses(sock, 3) == [200, 200, 200]
+        # Then one request the instant each answer is read, 20 times.
+        for _ in range(20):
+            sock.sendall(_raw_request(path, env.token, host))
+            assert _read_responses(sock, 1) == [200]
+    assert env.emu.log.count(path_contains="/mailFolders/inbox") == 23
+
+
+def test_session_reuses_one_connection_for_discovery_then_token(env):
+    """msal's discovery-then-token pair on one kept-alive connection, twenty times."""
+    env.emu.log.clear()
+    session = new_session(env.emu)
+    for _ in range(20):
+        cca = msal.ConfidentialClientApplication(
+            env.app.client_id,
+            client_credential=env.app.secret,
+            authority=f"{env.emu.url}/{env.tenant.id}",
+            http_client=session,
+            instance_discovery=False,
+            azure_region=False,
+        )
+        assert "access_token" in cca.acquire_token_for_client(SCOPE)
+    adapter = session.get_adapter(env.emu.url)
+    pools = list(adapter.poolmanager.pools._container.values())
+    assert len(pools) == 1 and pools[0].num_connections == 1
+    assert env.emu.log.count(path_contains="/oauth2/v2.0/token") == 20

@@ -2,11 +2,13 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """Shared set-up of the Odoo tier: a real Graph emulator over TLS on 127.0.0.1.
 
-The emulator lives in the repository's top-level ``tests/`` folder, which the
-project's test command puts on PYTHONPATH.
+The emulator is the repository's ``emulator/`` package (``mso-graph-emulator``), a
+declared test requirement: ``pip install -r test-requirements.txt``.
 """
 
 import atexit
+import faulthandler
+import os
 import threading
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -45,6 +47,11 @@ def point_at_emulator(env, emu):
     params.set_param(PARAM_CA_BUNDLE, emu.ca_path)
 
 
+# No test may hang the run: past this many seconds the process prints every thread's
+# stack (the test's own frame names it) and exits.
+TEST_TIME_LIMIT = int(os.environ.get("MSO_TEST_TIME_LIMIT", "300"))
+
+
 class EmulatorRequestsMixin:
     """Lets the client's (connect, read) timeouts reach the local emulator.
 
@@ -59,6 +66,11 @@ class EmulatorRequestsMixin:
         ):
             return _super_send(s, r, **kw)
         return super()._request_handler(s, r, **kw)
+
+    def setUp(self):
+        super().setUp()
+        faulthandler.dump_traceback_later(TEST_TIME_LIMIT, exit=True)
+        self.addCleanup(faulthandler.cancel_dump_traceback_later)
 
 
 class MailScannerCase(EmulatorRequestsMixin, TransactionCase):

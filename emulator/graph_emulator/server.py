@@ -1,6 +1,13 @@
-"""The Emulator: state + HTTPS server on 127.0.0.1 (werkzeug, threads, trustme)."""
+"""The Emulator: state + HTTPS server on 127.0.0.1 (cheroot, threads, trustme).
 
-import contextlib
+The server is cheroot, CherryPy's production WSGI server: HTTP/1.1 keep-alive as Graph
+does it (a client pays the TCP and TLS handshake once), idle connections parked in a
+selector instead of a thread, and every request on a connection read and answered.
+(Werkzeug's development server, used before, swallowed a request sent on a kept-alive
+connection within ~10 ms of the previous answer.) Werkzeug is only used to parse the
+WSGI environ.
+"""
+
 import os
 import re
 import socket
@@ -13,7 +20,9 @@ from http import HTTPStatus
 from urllib.parse import urlencode
 
 import trustme
-from werkzeug.serving import WSGIRequestHandler, make_server
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
+from cheroot.workers import threadpool
 from werkzeug.wrappers import Request as WzRequest
 
 from .faults import Faults
@@ -28,32 +37,33 @@ _TOKEN = re.compile(r"^/(?P<tenant>[^/]+)/oauth2/v2\.0/token$")
 _JWKS = re.compile(r"^/(?P<tenant>[^/]+)/discovery/v2\.0/keys$")
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No access log on stderr (tests read emu.log instead); connections kept open.
+class _Gateway(wsgi.Gateway_10):
+    """Puts the connection's socket into the environ, so a fault can drop it."""
 
-    Graph keeps HTTPS connections alive, so a client pays the TCP and TLS handshake
-    once. werkzeug's development server asks to close after each answer, although
-    every answer of the emulator carries a Content-Length; without TCP_NODELAY,
-    Nagle's algorithm and delayed ACKs would add 40 ms to answers on a reused
-    connection.
-    """
+    def get_environ(self):
+        environ = super().get_environ()
+        environ["mso.socket"] = self.req.conn.socket
+        return environ
 
-    def setup(self):
-        super().setup()
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def send_header(self, keyword, value):
-        if keyword.lower() == "connection" and str(value).lower() == "close":
-            return
-        super().send_header(keyword, value)
+class _DaemonThreadPool(threadpool.ThreadPool):
+    """Worker threads that never keep a finished process alive (odoo-bin's test run
+    exits before its atexit handlers could stop the server)."""
 
-    def log_request(self, *args, **kwargs):
-        pass
+    def _spawn_worker(self):
+        worker = threadpool.WorkerThread(self.server)
+        worker.name = f"graph-emulator {worker.name}"
+        worker.daemon = True
+        worker.start()
+        return worker
 
-    def log(self, type, message, *args):
-        if type == "error":
-            super().log(type, message, *args)
+
+class _Server(wsgi.Server):
+    """cheroot's WSGI server, with errors of dropped connections kept quiet."""
+
+    def error_log(self, msg="", level=20, traceback=False):
+        if level >= 40 and "fault injection" not in msg:
+            super().error_log(msg, level, traceback)
 
 
 class Emulator:
@@ -103,23 +113,31 @@ class Emulator:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         cert.configure_cert(ctx)
         self.ca_path = os.path.join(directory, "graph-emulator-ca.pem")
-        self._server = make_server(
-            self.host,
-            self.port,
-            self,
-            threaded=True,
-            ssl_context=ctx,
-            request_handler=_QuietHandler,
-        )
-        self.port = self._server.socket.getsockname()[1]
+        server = _Server((self.host, self.port), self, timeout=30)
+        server.requests = _DaemonThreadPool(server, min=8, max=32)
+        server.gateway = _Gateway
+        server.ssl_adapter = self._ssl_adapter(directory, cert, ctx)
+        server.prepare()  # binds the socket, so the port is known before serving
+        self._server = server
+        self.port = server.bind_addr[1]
         self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="graph-emulator",
-            daemon=True,
+            target=server.serve, name="graph-emulator", daemon=True
         )
         self._thread.start()
         return self
+
+    @staticmethod
+    def _ssl_adapter(directory, cert, ctx):
+        """cheroot's adapter wants files; the context built from trustme is used."""
+        key_path = os.path.join(directory, "graph-emulator-server.key")
+        chain_path = os.path.join(directory, "graph-emulator-server.pem")
+        cert.private_key_pem.write_to_path(key_path)
+        with open(chain_path, "wb") as chain:
+            for blob in cert.cert_chain_pems:
+                chain.write(blob.bytes())
+        adapter = BuiltinSSLAdapter(chain_path, key_path)
+        adapter.context = ctx
+        return adapter
 
     def _load_or_create_ca(self, directory):
         """A state dir keeps its CA across restarts (a demo Odoo keeps trusting it)."""
@@ -141,8 +159,7 @@ class Emulator:
     def stop(self):
         if self._server is None:
             return
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
         self._thread.join(timeout=5)
         self._server = self._thread = None
         if self._tmpdir is not None:
@@ -290,7 +307,7 @@ class Emulator:
     @staticmethod
     def _drop(environ):
         """Close the TCP connection without a response (the client sees a reset/EOF)."""
-        sock = environ.get("werkzeug.socket")
+        sock = environ.get("mso.socket")
         if sock is None:
             return
         try:
