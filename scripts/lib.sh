@@ -116,7 +116,8 @@ ensure_odoo_source() {
 # and helpdesk_mgmt) and "plain" (today's releases of everything, no Odoo). Tier 1 runs in
 # both, so the client and the emulator are proven with the pins and with current releases.
 VENV_RECIPE=4   # bump when the recipe below changes
-stamp_of() { { echo "$VENV_RECIPE $*"; cat "$@" 2>/dev/null; } | sha256sum | cut -c1-16; }
+# Contents only: every checkout of the project (worktrees, CI clones) shares the venvs.
+stamp_of() { { echo "$VENV_RECIPE"; cat "$@" 2>/dev/null; } | sha256sum | cut -c1-16; }
 
 venv_path() { echo "$MSO_CACHE/venv-$1"; }
 
