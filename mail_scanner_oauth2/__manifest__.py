@@ -15,6 +15,7 @@
         "security/mail_scanner_security.xml",
         "security/ir.model.access.csv",
         "data/ir_cron_data.xml",
+        "data/mail_message_subtype_data.xml",
         "wizards/mail_scanner_rule_test_views.xml",
         "views/mail_scanner_azure_app_views.xml",
         "views/mail_scanner_folder_views.xml",

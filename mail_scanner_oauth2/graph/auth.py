@@ -51,10 +51,8 @@ class TokenProvider:
         try:
             result = app.acquire_token_for_client(scopes=[self.scope])
         except msal.exceptions.MsalServiceError as exc:  # 5xx from the token endpoint
-            raise errors.ServiceUnavailable(
-                "The Microsoft sign-in service is unavailable for tenant "
-                f"{self.tenant_id} "
-                f"({type(exc).__name__}); the client will try again on the next run.",
+            raise errors.SignInUnavailable(
+                {"tenant": self.tenant_id, "exc_type": type(exc).__name__},
                 status=getattr(exc, "status_code", None),
             ) from None
         except OSError as exc:  # requests errors, and a missing CA bundle file
@@ -72,11 +70,9 @@ class TokenProvider:
 
     def _unusable_credential(self, exc):
         # Only the exception's type: its text may quote the key material.
-        kind = "certificate" if isinstance(self._credential, dict) else "client secret"
-        return errors.AuthenticationError(
-            f"The {kind} of application {self.client_id} cannot be used to sign in "
-            f"({type(exc).__name__}). A certificate needs an RSA private key in PEM "
-            "format and its certificate or SHA-1 thumbprint.",
+        kind = "certificate" if isinstance(self._credential, dict) else "secret"
+        return errors.UnusableCredential(
+            {"app": self.client_id, "kind": kind, "exc_type": type(exc).__name__},
             code=type(exc).__name__,
         )
 
@@ -87,10 +83,9 @@ class TokenProvider:
                 self._app.remove_tokens_for_client()
 
     def _application(self):
-        # Built lazily (its constructor already calls the tenant's discovery endpoint)
-        # and
-        # kept, so its token cache lives as long as this provider. A failed build is not
-        # kept: the next call tries again.
+        # Built lazily (its constructor already calls the tenant's discovery
+        # endpoint) and kept, so its token cache lives as long as this provider.
+        # A failed build is not kept: the next call tries again.
         with self._lock:
             if self._app is None:
                 self._app = self._build_application()
@@ -104,20 +99,19 @@ class TokenProvider:
                 authority=self.authority,
                 http_client=self._session,
                 timeout=self._timeout,
-                # No call to login.microsoftonline.com for instance discovery (also lets
-                # the local emulator be the authority).
+                # No call to login.microsoftonline.com for instance discovery
+                # (also lets the local emulator be the authority).
                 instance_discovery=False,
-                # False, not None: None lets the MSAL_FORCE_REGION env var send token
-                # requests to a regional host.
+                # False, not None: None lets the MSAL_FORCE_REGION environment
+                # variable send token requests to a regional host.
                 azure_region=False,
             )
         except ValueError as exc:
             if "Unable to get authority configuration" in str(exc):
                 raise errors.tenant_not_found(self.tenant_id) from None
             raise self._scrub(
-                errors.AuthenticationError(
-                    f"Invalid sign-in settings for application {self.client_id}: "
-                    f"{errors._first_line(str(exc))}"
+                errors.InvalidSettings(
+                    {"app": self.client_id, "detail": errors.first_line(str(exc))}
                 )
             ) from None
         except OSError as exc:  # requests errors, and a missing CA bundle file
@@ -126,9 +120,12 @@ class TokenProvider:
     def _scrub(self, exc):
         """Belt and braces: never let the secret through, even if a server echoed it."""
         secret = self._credential if isinstance(self._credential, str) else None
-        if secret and secret in exc.message:
-            exc.message = exc.message.replace(secret, "***")
-            exc.args = (exc.message,)
+        if secret:
+            exc.params = {
+                key: value.replace(secret, "***") if isinstance(value, str) else value
+                for key, value in exc.params.items()
+            }
+            exc.args = (exc.summary(),)
         return exc
 
 

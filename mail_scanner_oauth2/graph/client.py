@@ -3,6 +3,7 @@
 import base64
 import binascii
 import logging
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -14,12 +15,22 @@ from .http import RetryPolicy, build_session
 
 _logger = logging.getLogger(__name__)
 
+DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+DEFAULT_GRAPH_URL = "https://graph.microsoft.com/v1.0"
 # Ids that survive moves between folders, so a message keeps its id after we file it.
 IMMUTABLE_ID_PREFERENCE = 'IdType="ImmutableId"'
 BATCH_LIMIT = 20  # Graph's hard limit of requests per $batch
-TRANSIENT_ENTRY_STATUSES = (429, 500, 502, 503, 504)
 WRITE_ROLE = "Mail.ReadWrite"
 MESSAGE_SIZE_PROPERTY = "Integer 0x0E08"  # PR_MESSAGE_SIZE
+SIZE_EXPAND = f"singleValueExtendedProperties($filter=id eq '{MESSAGE_SIZE_PROPERTY}')"
+# Downloads are bounded by bytes, not only by count: inside a $batch answer a mail is
+# base64 in JSON (4/3 of its size, then decoded again), so large mails are fetched
+# alone, streamed from $value to a temporary file; small ones share a $batch whose
+# MIME adds up to at most BATCH_BYTES. A mail of unknown size counts as large.
+STREAM_ABOVE_BYTES = 2 * 1024 * 1024
+BATCH_BYTES = 8 * 1024 * 1024
+# Bytes held in memory while streaming a download, beyond which it spills to disk.
+SPOOL_BYTES = 1024 * 1024
 DELTA_SELECT = (
     "id",
     "internetMessageId",
@@ -66,6 +77,7 @@ class MessageRef:
             received=parse_datetime(item.get("receivedDateTime")),
             is_read=bool(item.get("isRead")),
             has_attachments=bool(item.get("hasAttachments")),
+            size=size_from(item),
         )
 
 
@@ -108,6 +120,17 @@ def parse_datetime(value):
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc)
+
+
+def size_from(item):
+    """PR_MESSAGE_SIZE (bytes) from an item with the expanded property, else None."""
+    for prop in (item or {}).get("singleValueExtendedProperties") or []:
+        if str(prop.get("id", "")).lower() == MESSAGE_SIZE_PROPERTY.lower():
+            try:
+                return int(prop.get("value"))
+            except (TypeError, ValueError):
+                return None
+    return None
 
 
 def format_datetime(value):
@@ -153,6 +176,28 @@ def _decode_mime_body(body):
     raise ValueError("unexpected $value body type")
 
 
+def download_plan(items, batch_size=BATCH_LIMIT):
+    """Groups downloads: [(id, size)] lists of at most `batch_size` small mails
+    adding up to at most BATCH_BYTES, and each large or unknown-size mail alone
+    as [(id, None)] (streamed). The order of `items` is kept."""
+    group, group_bytes = [], 0
+    for item in items:
+        mid, size = item if isinstance(item, tuple) else (item, None)
+        if size is None or size > STREAM_ABOVE_BYTES:
+            if group:
+                yield group
+                group, group_bytes = [], 0
+            yield [(mid, None)]
+            continue
+        if group and (len(group) >= batch_size or group_bytes + size > BATCH_BYTES):
+            yield group
+            group, group_bytes = [], 0
+        group.append((mid, size))
+        group_bytes += size
+    if group:
+        yield group
+
+
 class DeltaRound:
     """One pass of delta sync over a folder. Iterate pages() to the end, then save
     delta_link: it exists only once the server sent @odata.deltaLink."""
@@ -179,14 +224,19 @@ class DeltaRound:
         return self._delta_link
 
     def first_url(self):
-        params = {"changeType": "created", "$select": ",".join(DELTA_SELECT)}
+        # The size comes with each change, so no $batch is needed to learn it.
+        params = {
+            "changeType": "created",
+            "$select": ",".join(DELTA_SELECT),
+            "$expand": SIZE_EXPAND,
+        }
         if self.since is not None:
             params["$filter"] = f"receivedDateTime ge {format_datetime(self.since)}"
         base = self._client.url(
             f"/users/{_segment(self.mailbox)}/mailFolders/"
             f"{_segment(self.folder_id)}/messages/delta"
         )
-        return f"{base}?{urlencode(params, quote_via=quote, safe='$,')}"
+        return f"{base}?{urlencode(params, quote_via=quote, safe='$,()=')}"
 
     def pages(self):
         url = self._start_link or self.first_url()
@@ -201,8 +251,7 @@ class DeltaRound:
                 )
             except errors.SyncStateNotFound:
                 # Expired or reset delta state: start over with the same cut-off.
-                # Messages
-                # already seen come again; the consumer deduplicates by id.
+                # Messages already seen come again; the consumer deduplicates by id.
                 resyncs += 1
                 if resyncs > MAX_RESYNCS_PER_ROUND:
                     raise
@@ -215,18 +264,13 @@ class DeltaRound:
             self.page_count += 1
             yield [MessageRef.from_graph(item) for item in body.get("value") or []]
             if body.get("@odata.nextLink"):
-                url = body[
-                    "@odata.nextLink"
-                ]  # opaque: replay it as is, even after an empty page
+                # Opaque: replayed as is, even after an empty page.
+                url = body["@odata.nextLink"]
             elif body.get("@odata.deltaLink"):
                 self._delta_link = body["@odata.deltaLink"]
                 return
             else:
-                raise errors.GraphError(
-                    f"Microsoft Graph ended a delta page for mailbox {self.mailbox} "
-                    "without a "
-                    "next or delta link; the sync will start over on the next run."
-                )
+                raise errors.IncompleteDelta({"mailbox": self.mailbox})
 
 
 class GraphMailClient:
@@ -236,8 +280,8 @@ class GraphMailClient:
         client_id,
         client_secret=None,
         certificate=None,
-        authority_host="https://login.microsoftonline.com",
-        graph_url="https://graph.microsoft.com/v1.0",
+        authority_host=DEFAULT_AUTHORITY_HOST,
+        graph_url=DEFAULT_GRAPH_URL,
         verify=True,
         timeout=(10, 120),
         max_attempts=6,
@@ -286,25 +330,33 @@ class GraphMailClient:
     def acquire_token(self):
         return self._tokens.acquire()
 
-    def check_access(self, mailbox, folder="inbox"):
-        """Proves token, Mail.ReadWrite role, mailbox, folder and access policy."""
+    def check_roles(self, required=(WRITE_ROLE,)):
+        """Raises MissingRole for the first application role the token lacks.
+
+        The token's `roles` claim says at once what Azure granted, before any
+        mailbox is named. Returns the granted roles (None: not a readable JWT).
+        """
         roles = token_roles(self.acquire_token())
-        if roles is not None and WRITE_ROLE not in roles:
-            granted = ", ".join(sorted(roles)) or "none"
-            raise errors.MissingWritePermission(
-                f"Application {self.client_id} lacks the application permission "
-                f"{WRITE_ROLE} "
-                f"(granted: {granted}). Add Microsoft Graph > Application permissions "
-                "> "
-                f"{WRITE_ROLE} and click 'Grant admin consent'; Mail.Read alone "
-                "cannot mark or "
-                "move mail.",
-                code="MissingWritePermission",
-            )
+        if roles is None:
+            return None
+        for role in required:
+            if role not in roles:
+                raise errors.MissingRole(
+                    {
+                        "app": self.client_id,
+                        "role": role,
+                        "granted": ", ".join(sorted(roles)) or "-",
+                    },
+                    code="MissingRole",
+                )
+        return roles
+
+    def check_access(self, mailbox, folder="inbox", roles=(WRITE_ROLE,)):
+        """Proves token, application roles, mailbox, folder and access policy."""
+        self.check_roles(roles)
         return self.get_folder(mailbox, folder)
 
-    # --- folders
-    # -----------------------------------------------------------------------
+    # --- folders -------------------------------------------------------------------
 
     def get_folder(self, mailbox, folder):
         item = self.get_json(
@@ -370,8 +422,7 @@ class GraphMailClient:
                 return folder
         return None
 
-    # --- messages
-    # ----------------------------------------------------------------------
+    # --- messages ------------------------------------------------------------------
 
     def delta(self, mailbox, folder_id, delta_link=None, since=None, page_size=100):
         if delta_link:
@@ -385,19 +436,46 @@ class GraphMailClient:
             page_size=page_size,
         )
 
-    def fetch_mime(self, mailbox, ids):
-        """Yield (id, bytes | GraphError) batch after batch, so the caller can work
-        while the next batch downloads. One failing message never stops the others."""
-        for chunk in _chunks(list(ids), self.batch_size):
+    def fetch_mime(self, mailbox, items):
+        """Yield (id, bytes | GraphError) download after download, so the caller can
+        work while the next one downloads. One failing message never stops the others.
+
+        `items` are ids or (id, size in bytes or None) pairs, in the order wanted;
+        see download_plan() for how they are grouped.
+        """
+        for group in download_plan(items, self.batch_size):
+            if len(group) == 1 and group[0][1] is None:
+                mid = group[0][0]
+                yield mid, self._stream_mime(mailbox, mid)
+                continue
             entries = {
                 mid: {
                     "method": "GET",
                     "url": f"{self._message_path(mailbox, mid)}/$value",
                 }
-                for mid in chunk
+                for mid, _size in group
             }
-            for mid, (status, _headers, body) in self._batch(entries, mailbox).items():
+            answers = self._batch(entries, mailbox)
+            for mid, _size in group:
+                status, _headers, body = answers[mid]
                 yield mid, self._mime_result(status, body, mailbox)
+
+    def _stream_mime(self, mailbox, message_id):
+        """One mail's MIME from $value, streamed through a temporary file: no JSON,
+        no base64, and at most SPOOL_BYTES of it in memory while it arrives."""
+        url = self.url(f"{self._message_path(mailbox, message_id)}/$value")
+        try:
+            response = self.request("GET", url, mailbox=mailbox, stream=True)
+        except errors.GraphError as exc:
+            return exc
+        with response, tempfile.SpooledTemporaryFile(SPOOL_BYTES) as spool:
+            try:
+                for chunk in response.iter_content(256 * 1024):
+                    spool.write(chunk)
+            except OSError as exc:  # the connection broke in the middle
+                return errors.connection_error(urlsplit(url).hostname, exc)
+            spool.seek(0)
+            return spool.read()
 
     def mark_read(self, mailbox, ids):
         return self._batch_command(
@@ -411,10 +489,9 @@ class GraphMailClient:
         )
 
     def move(self, mailbox, ids, destination_id):
-        # Retried entries of a move that already happened answer 404 ErrorItemNotFound:
-        # reported as ItemNotFound and left to the caller (with ImmutableId it can look
-        # the
-        # message up in the destination).
+        # Retried entries of a move that already happened answer 404
+        # ErrorItemNotFound: reported as ItemNotFound and left to the caller (with
+        # ImmutableId it can look the message up in the destination).
         return self._batch_command(
             mailbox,
             ids,
@@ -427,10 +504,7 @@ class GraphMailClient:
 
     def message_sizes(self, mailbox, ids):
         """PR_MESSAGE_SIZE of each message (bytes), None when unknown or on error."""
-        expand = quote(
-            f"singleValueExtendedProperties($filter=id eq '{MESSAGE_SIZE_PROPERTY}')",
-            safe="()$='",
-        )
+        expand = quote(SIZE_EXPAND, safe="()$='")
         sizes = {}
         for chunk in _chunks(list(ids), self.batch_size):
             entries = {
@@ -442,7 +516,7 @@ class GraphMailClient:
                 for mid in chunk
             }
             for mid, (status, _headers, body) in self._batch(entries, mailbox).items():
-                sizes[mid] = self._size_from(body) if 200 <= status < 300 else None
+                sizes[mid] = size_from(body) if 200 <= status < 300 else None
         return sizes
 
     def _message_path(self, mailbox, message_id):
@@ -463,24 +537,12 @@ class GraphMailClient:
     def _mime_result(self, status, body, mailbox):
         if not 200 <= status < 300:
             return self._entry_error(status, {}, body, mailbox)
+        if body is None:
+            return b""  # an item without content: the importer says "empty"
         try:
             return _decode_mime_body(body)
         except ValueError:
-            return errors.GraphError(
-                f"Microsoft Graph returned an unreadable message body for "
-                f"mailbox {mailbox}.",
-                status=status,
-            )
-
-    @staticmethod
-    def _size_from(body):
-        for prop in (body or {}).get("singleValueExtendedProperties") or []:
-            if str(prop.get("id", "")).lower() == MESSAGE_SIZE_PROPERTY.lower():
-                try:
-                    return int(prop.get("value"))
-                except (TypeError, ValueError):
-                    return None
-        return None
+            return errors.UnreadableBody({"mailbox": mailbox}, status=status)
 
     @staticmethod
     def _entry_error(status, headers, body, mailbox):
@@ -491,8 +553,7 @@ class GraphMailClient:
             retry_after=_retry_after_seconds(headers),
         )
 
-    # --- $batch
-    # ------------------------------------------------------------------------
+    # --- $batch --------------------------------------------------------------------
 
     def _batch(self, entries, mailbox):
         """Run {key: {"method", "url", "body"?}} through /$batch (at most 20 at a time).
@@ -512,7 +573,7 @@ class GraphMailClient:
                 status, headers, _body = answer
                 if status == 401 and not refreshed:
                     retry[key] = pending[key]
-                elif status in TRANSIENT_ENTRY_STATUSES:
+                elif status in errors.TRANSIENT_STATUSES:
                     retry[key] = pending[key]
                     wait = max(wait, self._entry_wait(headers, attempt))
                 else:
@@ -579,8 +640,7 @@ class GraphMailClient:
             answers.setdefault(key, (503, {}, None))
         return answers
 
-    # --- plain requests
-    # ----------------------------------------------------------------
+    # --- plain requests ------------------------------------------------------------
 
     def url(self, path):
         return f"{self.graph_url}{path}"
@@ -598,21 +658,33 @@ class GraphMailClient:
         )
         return _json_or_none(response) or {}
 
-    def request(self, method, url, json=None, mailbox=None, folder=None, prefer=None):
+    def request(
+        self,
+        method,
+        url,
+        json=None,
+        mailbox=None,
+        folder=None,
+        prefer=None,
+        stream=False,
+    ):
         """One Graph call (urllib3 retries 429 / 5xx / network errors underneath).
         A 401 is retried once with a fresh token; other errors raise the mapped
-        GraphError."""
+        GraphError. With stream=True the caller reads (and closes) the body."""
         self._check_same_origin(url)
-        response = self._send(method, url, json, prefer)
+        response = self._send(method, url, json, prefer, stream)
         if response.status_code == 401:
             _logger.info("Graph answered 401: refreshing the access token once")
+            response.close()
             self._tokens.invalidate()
-            response = self._send(method, url, json, prefer)
+            response = self._send(method, url, json, prefer, stream)
         if response.status_code >= 400:
-            raise self._error_for(response, mailbox, folder)
+            error = self._error_for(response, mailbox, folder)
+            response.close()
+            raise error
         return response
 
-    def _send(self, method, url, json, prefer):
+    def _send(self, method, url, json, prefer, stream=False):
         preferences = (
             [prefer, IMMUTABLE_ID_PREFERENCE] if prefer else [IMMUTABLE_ID_PREFERENCE]
         )
@@ -623,7 +695,12 @@ class GraphMailClient:
         }
         try:
             response = self.session.request(
-                method, url, json=json, headers=headers, timeout=self.timeout
+                method,
+                url,
+                json=json,
+                headers=headers,
+                timeout=self.timeout,
+                stream=stream,
             )
         except OSError as exc:  # requests errors, and a missing CA bundle file
             raise errors.connection_error(urlsplit(url).hostname, exc) from None
@@ -636,9 +713,8 @@ class GraphMailClient:
         if response.status_code == 410:
             # A reset is 410 with Location holding an empty $deltatoken: same remedy.
             return errors.SyncStateNotFound(
-                f"The saved synchronisation state of mailbox {mailbox} is no longer "
-                "valid.",
-                code=(errors._graph_error_parts(body)[0] or "SyncStateNotFound"),
+                {"mailbox": mailbox},
+                code=(errors.graph_error_parts(body)[0] or "SyncStateNotFound"),
                 status=410,
             )
         return errors.from_graph_response(
@@ -661,11 +737,13 @@ class GraphMailClient:
         )
 
     def _check_same_origin(self, url):
-        # nextLink / deltaLink are opaque, but the bearer token must only ever go to
-        # Graph.
+        # nextLink / deltaLink are opaque, but the bearer token must only ever go
+        # to Graph.
         if self._origin(url) != self._graph_origin:
-            raise errors.GraphError(
-                f"Refusing to send the access token to {urlsplit(url).netloc}: links "
-                f"must point to {urlsplit(self.graph_url).netloc}.",
+            raise errors.ForeignLink(
+                {
+                    "host": urlsplit(url).netloc,
+                    "graph_host": urlsplit(self.graph_url).netloc,
+                },
                 code="ForeignLink",
             )

@@ -1,68 +1,97 @@
 """Exceptions raised by the Graph mail client.
 
-Every exception's ``str()`` is a sentence an administrator can act on. None of them ever
-carries a client secret, a certificate key or an access token: messages are built only
-from the AADSTS / Graph error code, the first line of the service's description, and
-names the admin typed (tenant, application id, mailbox, folder).
+Each exception carries a stable ``key`` and ``params``; the words an administrator reads
+are written once, on the Odoo side (``mail_scanner_oauth2/texts.py``, translatable),
+from that key. ``str()`` is a technical one-line summary for logs. Params are built only
+from error codes, the service's own first line of description, and names the admin
+typed (tenant, application id, mailbox, folder): never a client secret, a certificate
+key or an access token.
 """
 
 APP_REGISTRATION_HINT = "Azure portal > Microsoft Entra ID > App registrations"
+
+# HTTP statuses after which the same request may succeed later: urllib3 retries them
+# for plain calls, the $batch loop for entries, and the scanner only counts them.
+TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
 
 
 class GraphError(Exception):
     """Base class. ``transient``: trying again later may help."""
 
+    key = "graph_error"
     transient = False
 
-    def __init__(self, message, code=None, status=None, request_id=None):
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self, params=None, *, key=None, code=None, status=None, request_id=None
+    ):
+        self.key = key or type(self).key
+        self.params = {k: v for k, v in (params or {}).items() if v is not None}
         self.code = code
         self.status = status
         self.request_id = request_id
+        super().__init__(self.summary())
+
+    def summary(self):
+        details = ", ".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+        code = f" [{self.code}]" if self.code else ""
+        return f"{self.key}{code}" + (f": {details}" if details else "")
 
     def __str__(self):
-        return self.message
+        return self.summary()
 
     def __repr__(self):
-        name = type(self).__name__
-        return f"{name}({self.message!r}, code={self.code!r}, status={self.status!r})"
+        return f"{type(self).__name__}({self.summary()!r}, status={self.status!r})"
 
 
-# --- identity platform (token endpoint)
-# ------------------------------------------------
+# --- identity platform (token endpoint) ---------------------------------------------
 
 
 class AuthenticationError(GraphError):
-    """The identity platform refused to issue a token."""
+    """The identity platform refused to issue a token (params: app, tenant, code,
+    detail)."""
+
+    key = "token_refused"
 
 
 class InvalidClientSecret(AuthenticationError):
-    pass
+    key = "invalid_client_secret"
 
 
 class ExpiredClientSecret(AuthenticationError):
-    pass
+    key = "expired_client_secret"
 
 
 class ApplicationNotFound(AuthenticationError):
-    pass
+    key = "application_not_found"
 
 
 class TenantNotFound(AuthenticationError):
-    pass
+    key = "tenant_not_found"
 
 
 class MissingCredential(AuthenticationError):
-    pass
+    key = "missing_credential"
 
 
 class InvalidScope(AuthenticationError):
-    pass
+    key = "invalid_scope"
 
 
 class ConsentRequired(AuthenticationError):
-    pass
+    key = "consent_required"
+
+
+class InvalidSettings(AuthenticationError):
+    """msal refused the sign-in settings themselves (params: app, detail)."""
+
+    key = "invalid_settings"
+
+
+class UnusableCredential(AuthenticationError):
+    """The secret or certificate cannot even be used to build a request (params:
+    app, kind, exc_type)."""
+
+    key = "unusable_credential"
 
 
 # --- Microsoft Graph -----------------------------------------------------------------
@@ -71,59 +100,105 @@ class ConsentRequired(AuthenticationError):
 class TokenRejected(GraphError):
     """Graph answered 401 even with a freshly issued token."""
 
+    key = "token_rejected"
+
 
 class AccessDenied(GraphError):
-    pass
+    key = "access_denied"
 
 
-class MissingWritePermission(GraphError):
-    """The token works but lacks the Mail.ReadWrite application role."""
+class MissingRole(GraphError):
+    """The token works but lacks an application role (params: app, role, granted)."""
+
+    key = "missing_role"
+
+
+# The name the scanner used when Mail.ReadWrite was the only role it checked.
+MissingWritePermission = MissingRole
 
 
 class MailboxNotFound(GraphError):
-    pass
+    key = "mailbox_not_found"
 
 
 class FolderNotFound(GraphError):
-    pass
+    key = "folder_not_found"
 
 
 class ItemNotFound(GraphError):
-    pass
+    key = "item_not_found"
 
 
 class FolderExists(GraphError):
     """create_folder handles it; exposed so callers can recognise it elsewhere."""
 
+    key = "folder_exists"
+
 
 class SyncStateNotFound(GraphError):
     """A delta link is no longer valid (410); DeltaRound restarts the sync itself."""
 
+    key = "sync_state_not_found"
+
+
+class ForeignLink(GraphError):
+    """A next/delta link points away from Graph: the token must not follow it."""
+
+    key = "foreign_link"
+
+
+class IncompleteDelta(GraphError):
+    key = "delta_incomplete"
+
+
+class UnreadableBody(GraphError):
+    key = "unreadable_body"
+
 
 class Throttled(GraphError):
+    key = "throttled"
     transient = True
 
-    def __init__(
-        self, message, code=None, status=None, request_id=None, retry_after=None
-    ):
-        super().__init__(message, code=code, status=status, request_id=request_id)
+    def __init__(self, params=None, *, retry_after=None, **kwargs):
+        super().__init__(params, **kwargs)
         self.retry_after = retry_after
 
 
 class ServiceUnavailable(GraphError):
+    key = "service_unavailable"
     transient = True
+
+
+class SignInUnavailable(ServiceUnavailable):
+    """The identity platform answered 5xx (params: tenant, exc_type)."""
+
+    key = "signin_unavailable"
 
 
 class GraphConnectionError(GraphError):
+    """DNS, TCP or TLS failure (params: host, exc_type, hint)."""
+
+    key = "connection_failed"
     transient = True
 
 
-# --- token errors
-# ----------------------------------------------------------------------
+# --- token errors --------------------------------------------------------------------
 
 
-def _first_line(text):
-    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+def first_line(text):
+    text = (text or "").strip()
+    return text.splitlines()[0] if text else ""
+
+
+_TOKEN_ERRORS = {
+    7000215: InvalidClientSecret,
+    7000222: ExpiredClientSecret,
+    700016: ApplicationNotFound,
+    90002: TenantNotFound,
+    7000218: MissingCredential,
+    70011: InvalidScope,
+    65001: ConsentRequired,
+}
 
 
 def from_token_error(result, tenant_id=None, client_id=None):
@@ -131,85 +206,22 @@ def from_token_error(result, tenant_id=None, client_id=None):
     codes = result.get("error_codes") or []
     code = codes[0] if codes else None
     status = result.get("status_code") or result.get("http_status")
-    app = f"application {client_id}" if client_id else "the application"
-    tenant = f"tenant {tenant_id}" if tenant_id else "the tenant"
-    factory = _TOKEN_ERRORS.get(code)
-    if factory:
-        cls, message = factory(app, tenant)
-        return cls(f"AADSTS{code}: {message}", code=f"AADSTS{code}", status=status)
-    description = (
-        _first_line(result.get("error_description"))
-        or result.get("error")
-        or "unknown error"
-    )
-    label = f"AADSTS{code}" if code else (result.get("error") or "token error")
-    return AuthenticationError(
-        f"Microsoft refused to issue a token for {app} in {tenant} ({label}): "
-        f"{description}",
-        code=label,
-        status=status,
-    )
-
-
-_TOKEN_ERRORS = {
-    7000215: lambda app, tenant: (
-        InvalidClientSecret,
-        f"The client secret of {app} is wrong. In {APP_REGISTRATION_HINT} > "
-        "Certificates & secrets, "
-        "copy the secret's VALUE (shown only once, right after creation), not its "
-        "Secret ID.",
-    ),
-    7000222: lambda app, tenant: (
-        ExpiredClientSecret,
-        f"The client secret of {app} has expired. Create a new secret in "
-        f"{APP_REGISTRATION_HINT} > "
-        "Certificates & secrets and paste its value here.",
-    ),
-    700016: lambda app, tenant: (
-        ApplicationNotFound,
-        f"{app.capitalize()} was not found in {tenant}. Check the Application "
-        "(client) ID and the "
-        "Directory (tenant) ID on the app registration's overview page, and that an "
-        "administrator "
-        "of this tenant has consented to it.",
-    ),
-    90002: lambda app, tenant: (
-        TenantNotFound,
-        f"{tenant.capitalize()} does not exist. Copy the Directory (tenant) ID from "
-        "the app "
-        "registration's overview page.",
-    ),
-    7000218: lambda app, tenant: (
-        MissingCredential,
-        f"No credential was sent for {app}: enter a client secret or a certificate.",
-    ),
-    70011: lambda app, tenant: (
-        InvalidScope,
-        "The requested scope is invalid: app-only access to Microsoft Graph must "
-        "request "
-        "https://graph.microsoft.com/.default.",
-    ),
-    65001: lambda app, tenant: (
-        ConsentRequired,
-        f"An administrator of {tenant} has not consented to {app}. In "
-        f"{APP_REGISTRATION_HINT} > "
-        "API permissions, click 'Grant admin consent'.",
-    ),
-}
+    label = f"AADSTS{code}" if code else (result.get("error") or "token_error")
+    cls = _TOKEN_ERRORS.get(code, AuthenticationError)
+    detail = None
+    if cls is AuthenticationError:
+        # Microsoft's own words, first line only: later lines carry trace ids.
+        detail = first_line(result.get("error_description")) or result.get("error")
+    params = {"app": client_id, "tenant": tenant_id, "code": label, "detail": detail}
+    return cls(params, code=label, status=status)
 
 
 def tenant_not_found(tenant_id):
     """MSAL could not read the tenant's OpenID configuration (unknown tenant)."""
-    return TenantNotFound(
-        f"Tenant {tenant_id} does not exist or its sign-in configuration cannot be "
-        "read. Copy the "
-        "Directory (tenant) ID from the app registration's overview page.",
-        code="AADSTS90002",
-    )
+    return TenantNotFound({"tenant": tenant_id}, code="AADSTS90002")
 
 
-# --- Graph errors
-# ----------------------------------------------------------------------
+# --- Graph errors --------------------------------------------------------------------
 
 MAILBOX_MISSING_CODES = {
     "ErrorInvalidUser",
@@ -220,96 +232,59 @@ MAILBOX_MISSING_CODES = {
 }
 
 
-def _graph_error_parts(json_body):
+def graph_error_parts(json_body):
+    """(code, first line of message, request id) of a Graph error body."""
     error = (json_body or {}).get("error") if isinstance(json_body, dict) else None
     if not isinstance(error, dict):
         return None, "", None
     inner = error.get("innerError") or error.get("innererror") or {}
-    return error.get("code"), _first_line(error.get("message")), inner.get("request-id")
+    request_id = inner.get("request-id") if isinstance(inner, dict) else None
+    return error.get("code"), first_line(error.get("message")), request_id
+
+
+def _status_class(status, code):
+    if status == 401:
+        return TokenRejected
+    if status == 403:
+        return AccessDenied
+    if status == 404 and code == "ErrorFolderNotFound":
+        return FolderNotFound
+    if status == 404 and code == "ErrorItemNotFound":
+        return ItemNotFound
+    if status == 404 and (code in MAILBOX_MISSING_CODES or code is None):
+        return MailboxNotFound
+    if status == 410:
+        return SyncStateNotFound
+    if status == 429:
+        return Throttled
+    if status is not None and status >= 500:
+        return ServiceUnavailable
+    if code == "ErrorFolderExists":
+        return FolderExists
+    return GraphError
 
 
 def from_graph_response(
     status, json_body, mailbox=None, *, folder=None, retry_after=None, request_id=None
 ):
     """Exception for a Graph error answer (a whole response or one $batch entry)."""
-    code, text, body_request_id = _graph_error_parts(json_body)
-    request_id = request_id or body_request_id
-    where = f"mailbox {mailbox}" if mailbox else "the mailbox"
-    kwargs = {"code": code, "status": status, "request_id": request_id}
-    detail = f" (Graph said: {code}: {text})" if code else ""
-
-    if status == 401:
-        return TokenRejected(
-            "Microsoft Graph rejected a freshly issued access token"
-            + detail
-            + ". Check that the "
-            "app registration is in the mailbox's tenant and that its permissions are "
-            "application "
-            "permissions with admin consent.",
-            **kwargs,
-        )
-    if status == 403:
-        return AccessDenied(
-            f"The app may not open {where}: grant the application permission "
-            "Mail.ReadWrite with "
-            "admin consent, and if an application access policy (or RBAC for "
-            "Applications) "
-            "restricts the app, include this mailbox" + detail + ".",
-            **kwargs,
-        )
-    if status == 404 and code == "ErrorFolderNotFound":
-        name = f"Folder {folder}" if folder else "The folder"
-        return FolderNotFound(
-            f"{name} does not exist in {where}: it may have been deleted or renamed; "
-            "choose the "
-            "folder again.",
-            **kwargs,
-        )
-    if status == 404 and code == "ErrorItemNotFound":
-        return ItemNotFound(
-            f"The message no longer exists in {where} (moved or deleted by someone "
-            "else).",
-            **kwargs,
-        )
-    if status == 404 and (code in MAILBOX_MISSING_CODES or code is None):
-        return MailboxNotFound(
-            f"{where.capitalize()} does not exist or has no Exchange Online mailbox"
-            + detail
-            + ". Check the address, and that the user or shared mailbox has an "
-            "Exchange Online licence.",
-            **kwargs,
-        )
-    if status == 410:
-        return SyncStateNotFound(
-            f"The saved synchronisation state of {where} expired; a full "
-            "resynchronisation is "
-            "needed.",
-            **kwargs,
-        )
-    if status == 429:
-        return Throttled(
-            f"Microsoft Graph is throttling requests to {where}"
-            + detail
-            + "; the client will "
-            "try again on the next run.",
-            retry_after=retry_after,
-            **kwargs,
-        )
-    if status is not None and status >= 500:
-        return ServiceUnavailable(
-            f"Microsoft Graph is unavailable (HTTP {status}) for {where}"
-            + detail
-            + "; the "
-            "client will try again on the next run.",
-            **kwargs,
-        )
-    if code == "ErrorFolderExists":
-        return FolderExists(
-            f"A folder with this name already exists in {where}.", **kwargs
-        )
-    return GraphError(
-        f"Microsoft Graph answered HTTP {status} for {where}" + detail + ".", **kwargs
-    )
+    code, text, body_request_id = graph_error_parts(json_body)
+    cls = _status_class(status, code)
+    params = {
+        "mailbox": mailbox,
+        "folder": folder,
+        "status": status,
+        # Graph's own words stay as they are (an admin can search for them).
+        "detail": f"{code}: {text}" if code else None,
+    }
+    kwargs = {
+        "code": code,
+        "status": status,
+        "request_id": request_id or body_request_id,
+    }
+    if cls is Throttled:
+        kwargs["retry_after"] = retry_after
+    return cls(params, **kwargs)
 
 
 def connection_error(host, exc):
@@ -317,11 +292,12 @@ def connection_error(host, exc):
     reason = type(exc).__name__
     text = str(exc)[:500]
     if "CA certificate bundle" in text:
-        hint = "the configured CA bundle file does not exist"
+        hint = "ca_bundle_missing"
     elif "SSL" in reason or "SSL" in text:
-        hint = "the TLS certificate could not be verified: check the CA bundle setting"
+        hint = "tls"
     else:
-        hint = "check the network, DNS and firewall (outbound HTTPS)"
+        hint = "network"
+    # The hint is itself a key: the Odoo side words it.
     return GraphConnectionError(
-        f"Could not reach {host} ({reason}): {hint}.", code=reason
+        {"host": host, "exc_type": reason, "hint": {"key": hint}}, code=reason
     )

@@ -19,7 +19,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ResponseError, SSLError
 from urllib3.util.retry import Retry
 
-RETRY_STATUSES = (429, 500, 502, 503, 504)
+from .errors import TRANSIENT_STATUSES
 
 
 class RequestCounter:
@@ -69,7 +69,7 @@ class BoundedRetry(Retry):
             # PATCH isRead, and moves whose "already moved" answer the client
             # handles per message.
             allowed_methods=None,
-            status_forcelist=RETRY_STATUSES,
+            status_forcelist=TRANSIENT_STATUSES,
             backoff_factor=policy.backoff_factor,
             raise_on_status=False,
             raise_on_redirect=False,

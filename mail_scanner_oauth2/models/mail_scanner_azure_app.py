@@ -8,7 +8,8 @@ import threading
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..graph import GraphMailClient
+from .. import texts
+from ..graph import DEFAULT_AUTHORITY_HOST, DEFAULT_GRAPH_URL, GraphMailClient
 from ..graph import errors as graph_errors
 
 _logger = logging.getLogger(__name__)
@@ -19,10 +20,9 @@ GUID_RE = re.compile(
 # A tenant is named by its directory ID or by one of its domains.
 TENANT_DOMAIN_RE = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$", re.IGNORECASE)
 
-# Where the identity platform and Graph live. System parameters override them so
-# that the sandbox and the tests can point the addon at the local emulator.
-DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
-DEFAULT_GRAPH_URL = "https://graph.microsoft.com/v1.0"
+# Where the identity platform and Graph live (the client's defaults). System
+# parameters override them so that the sandbox and the tests can point the addon at
+# the local emulator.
 PARAM_AUTHORITY_HOST = "mail_scanner_oauth2.authority_host"
 PARAM_GRAPH_URL = "mail_scanner_oauth2.graph_url"
 PARAM_CA_BUNDLE = "mail_scanner_oauth2.ca_bundle"
@@ -89,8 +89,17 @@ class MailScannerAzureApp(models.Model):
         help="The public certificate uploaded to the app in Azure.",
     )
     mailbox_ids = fields.One2many("mail.scanner.mailbox", "app_id")
-    last_check_message = fields.Char(readonly=True, copy=False)
+    last_check_key = fields.Char(readonly=True, copy=False)
+    last_check_params = fields.Json(readonly=True, copy=False)
+    last_check_message = fields.Char(compute="_compute_last_check_message")
     last_check_ok = fields.Boolean(readonly=True, copy=False)
+
+    @api.depends("last_check_key", "last_check_params")
+    def _compute_last_check_message(self):
+        for app in self:
+            app.last_check_message = app.last_check_key and texts.render(
+                self.env, app.last_check_key, app.last_check_params
+            )
 
     # ------------------------------------------------------------------ checks
     @api.constrains("client_id")
@@ -219,164 +228,64 @@ class MailScannerAzureApp(models.Model):
                 client = _CLIENTS[key] = GraphMailClient(**kwargs)
         return client
 
-    # ---------------------------------------------------------------- messages
-    def _graph_error_text(self, exc, mailbox=None):
-        """The admin's message for a Graph error, in the admin's language.
-
-        The client's own English text stays the fallback for anything not
-        listed, and is what goes to the server log.
-        """
-        self.ensure_one()
-        args = {
-            "app": self.client_id,
-            "tenant": self.tenant_id,
-            "mailbox": mailbox or "",
-            "code": exc.code or "",
-        }
-        for error_class, template in self._graph_error_templates():
-            if isinstance(exc, error_class):
-                return template % args
-        return str(exc)
-
-    def _graph_error_templates(self):
-        return [
-            (
-                graph_errors.InvalidClientSecret,
-                self.env._(
-                    "AADSTS7000215: the client secret of application %(app)s is "
-                    "wrong. In Azure > App registrations > Certificates & secrets, "
-                    "copy the secret's Value (shown only once, right after it is "
-                    "created), not its Secret ID."
-                ),
-            ),
-            (
-                graph_errors.ExpiredClientSecret,
-                self.env._(
-                    "AADSTS7000222: the client secret of application %(app)s has "
-                    "expired. Create a new secret in Azure > App registrations > "
-                    "Certificates & secrets and paste its value here."
-                ),
-            ),
-            (
-                graph_errors.ApplicationNotFound,
-                self.env._(
-                    "AADSTS700016: application %(app)s was not found in tenant "
-                    "%(tenant)s. Check the application (client) ID and the directory "
-                    "(tenant) ID on the app's overview page, and that an "
-                    "administrator of the tenant consented to it."
-                ),
-            ),
-            (
-                graph_errors.TenantNotFound,
-                self.env._(
-                    "AADSTS90002: tenant %(tenant)s does not exist. Copy the "
-                    "directory (tenant) ID from the app's overview page."
-                ),
-            ),
-            (
-                graph_errors.MissingCredential,
-                self.env._(
-                    "No credential was sent: enter the client secret or a certificate."
-                ),
-            ),
-            (
-                graph_errors.ConsentRequired,
-                self.env._(
-                    "An administrator of tenant %(tenant)s has not consented to "
-                    "application %(app)s: in Azure > App registrations > API "
-                    "permissions, click 'Grant admin consent'."
-                ),
-            ),
-            (
-                graph_errors.MissingWritePermission,
-                self.env._(
-                    "Application %(app)s lacks the application permission "
-                    "Mail.ReadWrite: add it under API permissions (Microsoft Graph > "
-                    "Application permissions) and click 'Grant admin consent'. "
-                    "Mail.Read alone cannot mark mail as read or move it."
-                ),
-            ),
-            (
-                graph_errors.AccessDenied,
-                self.env._(
-                    "Application %(app)s may not open mailbox %(mailbox)s: grant it "
-                    "the application permission Mail.ReadWrite with admin consent "
-                    "and, if an application access policy restricts it, include "
-                    "this mailbox."
-                ),
-            ),
-            (
-                graph_errors.MailboxNotFound,
-                self.env._(
-                    "Mailbox %(mailbox)s does not exist in tenant %(tenant)s or has "
-                    "no Exchange Online mailbox: check the address."
-                ),
-            ),
-            (
-                graph_errors.FolderNotFound,
-                self.env._(
-                    "The folder to scan no longer exists in mailbox %(mailbox)s: "
-                    "refresh the folders and choose another one."
-                ),
-            ),
-            (
-                graph_errors.TokenRejected,
-                self.env._(
-                    "Microsoft Graph rejected the access token of application "
-                    "%(app)s: check that the app belongs to the mailbox's tenant and "
-                    "that its permissions are application permissions with admin "
-                    "consent."
-                ),
-            ),
-            (
-                graph_errors.Throttled,
-                self.env._(
-                    "Microsoft Graph is throttling application %(app)s for mailbox "
-                    "%(mailbox)s; the scanner tries again on its next run."
-                ),
-            ),
-            (
-                graph_errors.ServiceUnavailable,
-                self.env._(
-                    "Microsoft Graph is unavailable right now (%(code)s); the "
-                    "scanner tries again on its next run."
-                ),
-            ),
-            (
-                graph_errors.GraphConnectionError,
-                self.env._(
-                    "Microsoft could not be reached (%(code)s): check the server's "
-                    "internet access, proxy and certificates. The scanner tries "
-                    "again on its next run."
-                ),
-            ),
-        ]
+    def _roles_needed(self):
+        """The application permissions the app must have been granted."""
+        return ("Mail.ReadWrite",)
 
     # ------------------------------------------------------------------ actions
     def action_test_connection(self):
-        """Proves token (and, when a mailbox is set, mailbox and folder access)."""
+        """Proves token and application roles (and, when a mailbox is set, mailbox
+        and folder access); stores the result, success or failure, on the app."""
         self.ensure_one()
         mailbox = self.mailbox_ids[:1]
+        params = {"app": self.client_id, "tenant": self.tenant_id}
         try:
             client = self._graph_client()
             if mailbox.address:
-                client.check_access(mailbox.address, mailbox._folder_graph_id())
+                params["mailbox"] = mailbox.address
+                client.check_access(
+                    mailbox.address,
+                    mailbox._folder_graph_id(),
+                    roles=self._roles_needed(),
+                )
             else:
-                client.acquire_token()
+                client.check_roles(self._roles_needed())
         except graph_errors.GraphError as exc:
-            text = self._graph_error_text(exc, mailbox.address)
-            self.write({"last_check_ok": False, "last_check_message": text})
-            raise UserError(text) from None
-        message = self.env._("Microsoft external API configured successfully")
-        self.write({"last_check_ok": True, "last_check_message": message})
+            return self._check_failed(exc.key, dict(params, **exc.params))
+        except UserError as exc:  # no secret or certificate entered
+            return self._check_failed("user_error", {"text": exc.args[0]})
+        self.write(
+            {
+                "last_check_ok": True,
+                "last_check_key": "configured",
+                "last_check_params": False,
+            }
+        )
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
                 "title": self.env._("Mail Scanner"),
-                "message": message,
+                "message": self.last_check_message,
                 "type": "success",
                 "sticky": False,
                 "next": {"type": "ir.actions.act_window_close"},
             },
         }
+
+    def _check_failed(self, key, params):
+        """Stores the failure (no exception: the transaction is kept), tells the
+        user at once, and lets the form reload to show it."""
+        self.write(
+            {"last_check_ok": False, "last_check_key": key, "last_check_params": params}
+        )
+        self.env.user._bus_send(
+            "simple_notification",
+            {
+                "type": "danger",
+                "title": self.env._("Mail Scanner"),
+                "message": self.last_check_message,
+                "sticky": True,
+            },
+        )
+        return False

@@ -1,41 +1,28 @@
 # Copyright 2026 mail_scanner_oauth2 developers
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-import logging
-from contextlib import closing
-from datetime import timezone
+"""The scanned mailbox: its configuration, its screens and the scheduled jobs.
 
-from markupsafe import Markup
-from psycopg2 import errors as pg_errors
+How its mail is imported lives in ``sync/protocol.py``; what its administrators are
+told, in ``sync/health.py``.
+"""
+
+import logging
+from datetime import timedelta
 
 from odoo import api, fields, models, tools
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 
+from .. import texts
 from ..graph import errors as graph_errors
-from ..graph.prefetch import prefetched
+from ..sync.health import MailboxHealth
+from ..sync.protocol import MailboxSync
 
 _logger = logging.getLogger(__name__)
 
-# Advisory-lock namespace of this addon ("MS"): the second key is the mailbox id.
-LOCK_NAMESPACE = 0x4D53
-# Errors that say nothing about the configuration: the next run will do.
-TRANSIENT_ERRORS = (
-    graph_errors.Throttled,
-    graph_errors.ServiceUnavailable,
-    graph_errors.GraphConnectionError,
-)
 # Account fields whose change means the access must be proven again.
 ACCOUNT_FIELDS = {"account_kind", "app_id", "address", "folder_id"}
-MAX_AUTO_ATTEMPTS = 5
-# Runs in a row that fail for a passing reason before the admins are alerted.
-FAILURE_STREAK_ALERT = 5
-# How long before the client secret expires the administrators are warned.
-SECRET_WARNING_DAYS = 14
-# What PostgreSQL answers when another run is at work on the same rows.
-CONCURRENCY_ERRORS = (
-    pg_errors.SerializationFailure,
-    pg_errors.UniqueViolation,
-    pg_errors.LockNotAvailable,
-)
+# Ledger rows removed per transaction by the retention job.
+PURGE_BATCH = 1000
 
 
 class MailScannerMailbox(models.Model):
@@ -140,8 +127,20 @@ class MailScannerMailbox(models.Model):
         copy=False,
     )
     last_sync = fields.Datetime(readonly=True, copy=False)
-    last_error = fields.Text(readonly=True, copy=False)
+    last_error_key = fields.Char(readonly=True, copy=False)
+    last_error_params = fields.Json(readonly=True, copy=False)
+    last_error = fields.Text(
+        compute="_compute_last_error", help="Why the last run failed, in your language."
+    )
     last_error_date = fields.Datetime(readonly=True, copy=False)
+    retention_days = fields.Integer(
+        string="Keep the log (days)",
+        default=180,
+        help="Imported, ignored and duplicate mails leave the Scanned Mail Log "
+        "after this many days (failed and too large mails stay until they are "
+        "resolved). Their tickets stay, and they are never imported again. "
+        "0: keep forever.",
+    )
     delta_link = fields.Char(readonly=True, copy=False, groups="base.group_system")
     message_ids_scanned = fields.One2many("mail.scanner.message", "mailbox_id")
     count_done = fields.Integer(compute="_compute_counters", string="Imported")
@@ -155,8 +154,21 @@ class MailScannerMailbox(models.Model):
             "unique(company_id)",
             "A company scans one mailbox: open the existing mailbox instead of "
             "creating another one.",
-        )
+        ),
+        (
+            "address_uniq",
+            "unique(address)",
+            "This address is already scanned by another mailbox (possibly of "
+            "another company): one address is scanned by one mailbox only.",
+        ),
     ]
+
+    @api.depends("last_error_key", "last_error_params")
+    def _compute_last_error(self):
+        for mailbox in self:
+            mailbox.last_error = mailbox.last_error_key and texts.render(
+                self.env, mailbox.last_error_key, mailbox.last_error_params
+            )
 
     @api.depends("address", "company_id")
     def _compute_name(self):
@@ -180,7 +192,7 @@ class MailScannerMailbox(models.Model):
     def _check_address(self):
         for mailbox in self:
             if mailbox.address and not tools.single_email_re.match(mailbox.address):
-                raise UserError(
+                raise ValidationError(
                     self.env._("'%s' is not a mailbox address.", mailbox.address)
                 )
 
@@ -191,6 +203,8 @@ class MailScannerMailbox(models.Model):
             if vals.get("address"):
                 vals["address"] = vals["address"].strip().lower()
         mailboxes = super().create(vals_list)
+        for mailbox in mailboxes:
+            MailboxHealth(mailbox).subscribe_admins()
         mailboxes.filtered(lambda m: m._is_complete())._check_and_start()
         return mailboxes
 
@@ -218,11 +232,12 @@ class MailScannerMailbox(models.Model):
         for mailbox in self:
             folder = mailbox._check_graph_access()
             if mailbox.state == "error":
-                mailbox._alert_recovered()
+                MailboxHealth(mailbox).recovered()
             mailbox._refresh_folders()
             vals = {
                 "state": "running",
-                "last_error": False,
+                "last_error_key": False,
+                "last_error_params": False,
                 "cutoff_date": mailbox.cutoff_date or fields.Datetime.now(),
             }
             if not mailbox.folder_id:
@@ -241,7 +256,7 @@ class MailScannerMailbox(models.Model):
         self.ensure_one()
         try:
             return self.app_id._graph_client().check_access(
-                self.address, self._folder_graph_id()
+                self.address, self._folder_graph_id(), roles=self.app_id._roles_needed()
             )
         except graph_errors.GraphError as exc:
             raise UserError(self._graph_error_text(exc)) from None
@@ -254,8 +269,14 @@ class MailScannerMailbox(models.Model):
             raise UserError(self._graph_error_text(exc)) from None
         return self.env["mail.scanner.folder"]._sync_from_graph(self, folders)
 
+    def _graph_error_text(self, exc):
+        """A Graph error in the words of the reader's language."""
+        params = dict(MailboxHealth(self).context_params(), **exc.params)
+        return texts.render(self.env, exc.key, params)
+
     def _new_record_values(self, model="helpdesk.ticket"):
-        """Values of a record created from a new conversation of this mailbox."""
+        """Values of a record created from a new conversation of this mailbox
+        (helpdesk_mgmt itself sets the e-mail channel of tickets made from mail)."""
         values = {"company_id": self.company_id.id}
         if model != "helpdesk.ticket":
             return values
@@ -264,11 +285,6 @@ class MailScannerMailbox(models.Model):
         values["user_id"] = False
         if self.team_id:
             values["team_id"] = self.team_id.id
-        channel = self.env.ref(
-            "helpdesk_mgmt.helpdesk_ticket_channel_email", raise_if_not_found=False
-        )
-        if channel:
-            values["channel_id"] = channel.id
         return values
 
     def _trigger_sync(self):
@@ -357,322 +373,66 @@ class MailScannerMailbox(models.Model):
         A job that raises repeatedly is switched off by Odoo for the whole
         database, so one company's expired secret must not stop the others.
         """
-        done = remaining = 0
+        cron = self.env["ir.cron"]
+        totals = {"processed": 0, "done": 0, "remaining": 0}
+
+        def progress(count):
+            # Reported as it goes: a worker killed later in the run has shown
+            # progress, so Odoo does not count the run as timed out.
+            totals["processed"] += count
+            cron._notify_progress(done=totals["processed"], remaining=1)
+
         for mailbox in self.sudo().search([("state", "in", ("running", "error"))]):
             try:
-                mailbox._warn_secret_expiry()
-                mailbox_done, mailbox_remaining = mailbox._sync_once()
+                done, remaining = MailboxSync(mailbox, progress=progress).run()
             except Exception:  # pylint: disable=broad-except
                 _logger.exception("Mail Scanner: mailbox %s failed", mailbox.address)
-                mailbox._scanner_rollback()
+                self.env.cr.rollback()  # pylint: disable=invalid-commit
                 continue
-            done += mailbox_done
-            remaining += mailbox_remaining
-        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
-        return done, remaining
+            totals["done"] += done
+            totals["remaining"] += remaining
+        cron._notify_progress(
+            done=max(totals["processed"], totals["done"]),
+            remaining=totals["remaining"],
+        )
+        return totals["done"], totals["remaining"]
 
     def _sync_once(self):
-        """One bounded slice of work for one mailbox: (imported, remaining)."""
+        """One bounded slice of work for this mailbox: (imported, remaining)."""
         self.ensure_one()
-        if not self._try_lock():
-            _logger.info("Mailbox %s is being scanned by another run", self.address)
-            return 0, 0
-        mailbox = self.with_company(self.company_id)
-        try:
-            client = mailbox.app_id._graph_client()
-            mailbox._pull_delta(client)
-            done = mailbox._import_pending(client)
-            mailbox._apply_after_import(client)
-            mailbox._record_success()
-        except (graph_errors.GraphError, UserError) as exc:  # UserError: no secret
-            done = 0
-            mailbox._record_failure(exc)
-        except CONCURRENCY_ERRORS:
-            # Another run holds the same mail: it finishes it, this one stops.
-            _logger.info("Mail Scanner: mailbox %s busy in another run", self.address)
-            done = 0
-            mailbox._scanner_rollback()
-        except Exception as exc:  # pylint: disable=broad-except
-            # A bug must not stop the other mailboxes: keep it visible instead.
-            _logger.exception("Mail Scanner: mailbox %s failed", self.address)
-            done = 0
-            mailbox._scanner_rollback()
-            mailbox._record_failure(exc)
-        finally:
-            self._unlock()
-        # Only new mail asks for an immediate next run; failed mail is retried
-        # on the regular schedule.
-        pending = self.env["mail.scanner.message"].search_count(
-            [("mailbox_id", "=", self.id), ("state", "=", "pending")]
-        )
-        return done, pending
+        return MailboxSync(self).run()
 
-    def _try_lock(self):
-        # Session-level lock: it survives the per-message commits and dies with
-        # the connection if the worker is killed.
-        self.env.cr.execute(
-            "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self.id)
-        )
-        return self.env.cr.fetchone()[0]
-
-    def _unlock(self):
-        self.env.cr.execute(
-            "SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, self.id)
-        )
-
-    def _scanner_commit(self):
-        """Commits one unit of work. Tests replace this seam (no commit there)."""
-        self.env.cr.commit()  # pylint: disable=invalid-commit
-
-    def _scanner_rollback(self):
-        """Drops a broken transaction. Tests replace this seam."""
-        self.env.cr.rollback()  # pylint: disable=invalid-commit
-
-    def _pull_delta(self, client):
-        """Records every new message in the ledger, then saves the delta link.
-
-        The delta link is saved only once the round is complete and every
-        message before it is in the ledger, so a crash replays the round.
-        """
-        since = self.cutoff_date and self.cutoff_date.replace(tzinfo=timezone.utc)
-        round_ = client.delta(
-            self.address,
-            self._folder_graph_id(),
-            delta_link=self.delta_link or None,
-            since=since,
-        )
-        Ledger = self.env["mail.scanner.message"]
-        for page in round_.pages():
-            Ledger._record_refs(self, [ref for ref in page if not ref.removed])
-            self._scanner_commit()
-        self.write(
-            {"delta_link": round_.delta_link, "last_sync": fields.Datetime.now()}
-        )
-        self._scanner_commit()
-
-    def _importable_domain(self):
-        return [
-            ("mailbox_id", "=", self.id),
-            "|",
-            ("state", "=", "pending"),
-            "&",
-            ("state", "=", "failed"),
-            ("attempts", "<", MAX_AUTO_ATTEMPTS),
-        ]
-
-    def _import_pending(self, client):
-        """Fetches MIME by batches and imports each mail in its own transaction."""
-        rows = self.env["mail.scanner.message"].search(
-            self._importable_domain(),
-            order="received_date, id",
-            limit=max(self.batch_limit, 1),
-        )
-        rows -= self._skip_too_large(client, rows)
-        by_graph_id = {row.graph_id: row for row in rows}
-        done = 0
-        # The next batch downloads while Odoo parses this one: the queue holds a
-        # whole batch, so the download of batch n+1 starts as batch n starts.
-        downloads = prefetched(
-            client.fetch_mime(self.address, list(by_graph_id)),
-            depth=client.batch_size,
-        )
-        with closing(downloads):
-            for graph_id, mime in downloads:
-                row = by_graph_id[graph_id]
-                if isinstance(mime, graph_errors.GraphError):
-                    row._record_fetch_failure(mime)
-                else:
-                    done += row._import_mime(mime)
-                self._scanner_commit()
-        return done
-
-    def _skip_too_large(self, client, rows):
-        """Leaves mail over the size limit in the mailbox, before downloading it."""
-        if not self.max_size_mb or not rows:
-            return rows.browse()
-        unknown = {row.graph_id: row for row in rows if not row.size}
-        if unknown:
-            sizes = client.message_sizes(self.address, list(unknown))
-            for graph_id, size in sizes.items():
-                if size:
-                    unknown[graph_id].size = size
-        limit = self.max_size_mb * 1024 * 1024
-        too_large = rows.filtered(lambda r: r.size > limit)
-        for row in too_large:
-            row.write(
-                {
-                    "state": "skipped",
-                    "processed_date": fields.Datetime.now(),
-                    "reason": self.env._(
-                        "%(size)s MB, over this mailbox's limit of %(limit)s MB: "
-                        "the mail stays in the mailbox.",
-                        size=round(row.size / 1024 / 1024, 1),
-                        limit=self.max_size_mb,
-                    ),
-                }
-            )
-        if too_large:
-            self._tell_admins_about_large_mail(too_large)
-        self._scanner_commit()
-        return too_large
-
-    def _tell_admins_about_large_mail(self, rows):
-        items = Markup("").join(
-            Markup("<li>%s — %s (%s)</li>") % (row.sender, row.subject, row.reason)
-            for row in rows
-        )
-        self._tell_admins(
-            Markup("<p>%s</p><ul>%s</ul>")
-            % (
-                self.env._(
-                    "These mails are larger than the limit and were not imported. "
-                    "Raise the limit and use Retry in the log to import them."
-                ),
-                items,
-            )
-        )
-
-    def _apply_after_import(self, client):
-        """Marks read or moves mail whose import is committed, in batches."""
-        rows = self.env["mail.scanner.message"].search(
-            [
-                ("mailbox_id", "=", self.id),
-                ("state", "in", ("done", "duplicate", "ignored")),
-                ("after_import_done", "=", False),
-            ]
-        )
-        if not rows:
-            return
-        if self.after_import == "none":
-            rows.write({"after_import_done": True})
-            self._scanner_commit()
-            return
-        ids = rows.mapped("graph_id")
-        if self.after_import == "move" and self.move_folder_id:
-            results = client.move(self.address, ids, self.move_folder_id.graph_id)
-        else:
-            results = client.mark_read(self.address, ids)
-        finished = rows.filtered(
-            lambda r: (
-                results.get(r.graph_id) is None
-                or isinstance(results[r.graph_id], graph_errors.ItemNotFound)
-            )
-        )
-        finished.write({"after_import_done": True})
-        self._scanner_commit()
-
-    def _record_success(self):
-        recovered = self.state == "error"
-        if self.state != "running" or self.last_error or self.failure_streak:
-            self.write({"state": "running", "last_error": False, "failure_streak": 0})
-        if recovered:
-            self._alert_recovered()
-        self._scanner_commit()
-
-    def _graph_error_text(self, exc):
-        return self.app_id._graph_error_text(exc, self.address)
-
-    def _record_failure(self, exc):
-        """Keeps the error on the mailbox; configuration errors stop it.
-
-        Passing errors (throttling, outages) only count: the mailbox goes into
-        error after several runs in a row. The admins are alerted once when
-        it goes into error, and once when it recovers, never on every run.
-        """
-        _logger.warning("Mail Scanner: mailbox %s: %s", self.address, exc)
-        streak = self.failure_streak + 1
-        if isinstance(exc, graph_errors.GraphError):
-            # Stored for the administrators: in their language.
-            admin_lang = self._admin_users()[:1].lang or self.env.lang
-            text = self.with_context(lang=admin_lang)._graph_error_text(exc)
-        else:
-            text = str(exc)
-        vals = {
-            "last_error": text,
-            "last_error_date": fields.Datetime.now(),
-            "failure_streak": streak,
-        }
-        transient = isinstance(exc, TRANSIENT_ERRORS)
-        if not transient or streak >= FAILURE_STREAK_ALERT:
-            vals["state"] = "error"
-        newly_in_error = vals.get("state") == "error" and self.state != "error"
-        self.write(vals)
-        if newly_in_error:
-            self._alert_error(text, repeated=transient)
-        self._scanner_commit()
-
-    # ------------------------------------------------------------------ health
-    def _admin_users(self):
-        return (
-            self.env.ref("base.group_system")
-            .users.filtered(
-                lambda u: (
-                    u.active
-                    and not u.share
-                    and self.company_id in u.company_ids
-                    and not u._is_superuser()
+    @api.model
+    def _cron_purge_ledger(self):
+        """Removes old rows of imported, ignored and duplicate mail, in bounded
+        batches. Failed and too large mail stays until it is resolved. A removed
+        row never makes its mail importable again: the delta link does not bring
+        it back, and a full resynchronisation meets its Message-ID in Odoo."""
+        removed = 0
+        for mailbox in self.sudo().with_context(active_test=False).search([]):
+            if mailbox.retention_days <= 0:
+                continue
+            horizon = fields.Datetime.now() - timedelta(days=mailbox.retention_days)
+            while True:
+                self.env.cr.execute(
+                    """DELETE FROM mail_scanner_message WHERE id IN (
+                           SELECT id FROM mail_scanner_message
+                            WHERE mailbox_id = %s
+                              AND state IN ('done', 'ignored', 'duplicate')
+                              AND (after_import_done OR state = 'duplicate')
+                              AND processed_date < %s
+                            LIMIT %s)""",
+                    (mailbox.id, horizon, PURGE_BATCH),
                 )
-            )
-            .sorted("id")
-        )
+                count = self.env.cr.rowcount
+                removed += count
+                self._purge_commit()
+                if count < PURGE_BATCH:
+                    break
+        self.env["mail.scanner.message"].invalidate_model()
+        self.env["ir.cron"]._notify_progress(done=removed, remaining=0)
+        return removed
 
-    def _tell_admins(self, body):
-        """One chatter message that notifies the company's administrators."""
-        self.message_post(
-            body=body,
-            partner_ids=self._admin_users().partner_id.ids,
-            subtype_xmlid="mail.mt_comment",
-        )
-
-    def _alert_admins(self, summary, note, date_deadline=None):
-        """The message and one warning activity per administrator."""
-        admins = self._admin_users()
-        self.message_post(
-            body=Markup("<p><b>%s</b></p><p>%s</p>") % (summary, note),
-            partner_ids=admins.partner_id.ids,
-            subtype_xmlid="mail.mt_comment",
-        )
-        for user in admins:
-            self.activity_schedule(
-                "mail.mail_activity_data_warning",
-                date_deadline=date_deadline,
-                summary=summary,
-                note=note,
-                user_id=user.id,
-            )
-
-    def _alert_error(self, reason, repeated=False):
-        summary = self.env._("Mail Scanner stopped: %s", self.address)
-        if repeated:
-            reason = self.env._(
-                "Failed %(count)s times in a row: %(reason)s",
-                count=self.failure_streak,
-                reason=reason,
-            )
-        self._alert_admins(summary, reason)
-
-    def _warn_secret_expiry(self):
-        """Warns once, SECRET_WARNING_DAYS ahead, that the client secret expires."""
-        expiry = self.secret_expiration
-        if not expiry or self.secret_warned_for == expiry:
-            return
-        days_left = (expiry - fields.Date.context_today(self)).days
-        if days_left > SECRET_WARNING_DAYS:
-            return
-        summary = self.env._("Client secret expires: %s", self.address)
-        note = self.env._(
-            "The client secret of the Azure app expires on %(date)s. Create a new "
-            "secret in Azure > App registrations > Certificates & secrets, paste "
-            "its value in the app and update the expiry date, or mail stops "
-            "arriving.",
-            date=fields.Date.to_string(expiry),
-        )
-        self._alert_admins(summary, note, date_deadline=expiry)
-        self.secret_warned_for = expiry
-        self._scanner_commit()
-
-    def _alert_recovered(self):
-        # The alerts go away silently: the message below is the one notice.
-        warning = self.env.ref("mail.mail_activity_data_warning")
-        self.activity_ids.filtered(lambda a: a.activity_type_id == warning).unlink()
-        self._tell_admins(self.env._("Mail Scanner works again for %s.", self.address))
+    def _purge_commit(self):
+        """Commits one batch of the retention job. Tests replace this seam."""
+        self.env.cr.commit()  # pylint: disable=invalid-commit

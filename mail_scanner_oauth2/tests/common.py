@@ -24,6 +24,7 @@ from ..models.mail_scanner_azure_app import (
     PARAM_CA_BUNDLE,
     PARAM_GRAPH_URL,
 )
+from ..sync.protocol import MailboxSync
 
 _EMULATOR = None
 _EMULATOR_LOCK = threading.Lock()
@@ -50,6 +51,14 @@ def point_at_emulator(env, emu):
 # No test may hang the run: past this many seconds the process prints every thread's
 # stack (the test's own frame names it) and exits.
 TEST_TIME_LIMIT = int(os.environ.get("MSO_TEST_TIME_LIMIT", "300"))
+
+
+def patch_commits(case):
+    """Replaces the protocol's and the retention job's commit seams in a test."""
+    case.patch(MailboxSync, "commit", lambda sync: sync.env.flush_all())
+    case.patch(MailboxSync, "rollback", lambda sync: None)
+    Mailbox = type(case.env["mail.scanner.mailbox"])
+    case.patch(Mailbox, "_purge_commit", lambda mailbox: mailbox.env.flush_all())
 
 
 class EmulatorRequestsMixin:
@@ -92,11 +101,9 @@ class MailScannerCase(EmulatorRequestsMixin, TransactionCase):
         self.graph_app = self.tenant.add_app(secret=f"value~{uuid.uuid4().hex}")
         self.graph_mailbox = self.tenant.add_mailbox(self.mailbox_address)
         self.addCleanup(self.emu.faults.clear)
-        Mailbox = type(self.env["mail.scanner.mailbox"])
         # The test transaction must stay open: commits become flushes, the
         # per-message savepoints still roll back what fails.
-        self.patch(Mailbox, "_scanner_commit", lambda self: self.env.flush_all())
-        self.patch(Mailbox, "_scanner_rollback", lambda self: None)
+        patch_commits(self)
 
     # ---------------------------------------------------------------- helpers
     def create_app(self, **vals):
@@ -136,8 +143,8 @@ class MailScannerCase(EmulatorRequestsMixin, TransactionCase):
             eml, folder=folder, received=received or datetime.now(timezone.utc)
         )
 
-    def deliver_raw(self, raw, folder="inbox"):
-        return self.graph_mailbox.deliver(raw, folder=folder)
+    def deliver_raw(self, raw, folder="inbox", **kwargs):
+        return self.graph_mailbox.deliver(raw, folder=folder, **kwargs)
 
     def ledger(self, mailbox):
         return self.env["mail.scanner.message"].search(

@@ -4,6 +4,7 @@ import uuid
 
 from graph_emulator.pytest_fixtures import self_signed_certificate
 
+from odoo import SUPERUSER_ID, api
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 
@@ -15,12 +16,12 @@ SUCCESS = "Microsoft external API configured successfully"
 @tagged("post_install", "-at_install")
 class TestAzureApp(MailScannerCase):
     def _check_message(self, app):
-        """The message an admin sees after 'Test connection'."""
-        try:
-            action = app.action_test_connection()
-        except UserError as exc:
-            return str(exc.args[0])
-        return action["params"]["message"]
+        """The message an admin sees after 'Test connection' (the notification on
+        success; the form's banner, kept on the app, on failure)."""
+        action = app.action_test_connection()
+        if action:
+            self.assertEqual(action["params"]["message"], app.last_check_message)
+        return app.last_check_message
 
     def test_connection_success(self):
         app = self.create_app()
@@ -64,6 +65,59 @@ class TestAzureApp(MailScannerCase):
         self.assertIn("expired", messages["expired"].lower())
         self.assertIn("tenant", messages["unknown tenant"].lower())
         self.assertIn(unknown_app.client_id, messages["unknown app"])
+
+    def test_missing_role_found_before_any_mailbox_is_named(self):
+        """The token's roles say at once what Azure granted."""
+        self.graph_app.roles = ["Mail.Read"]
+        app = self.create_app()
+        message = self._check_message(app)
+        self.assertFalse(app.last_check_ok)
+        self.assertIn("Mail.ReadWrite", message)
+        self.assertIn("Mail.Read", message, "what was granted is named too")
+
+    def test_failed_check_is_kept_after_a_real_request(self):
+        """As in a real request, in a transaction of its own: committed unless
+        the action raises (then rolled back). The failure must replace the last
+        success on the form."""
+        values = {
+            "tenant_id": self.tenant.id,
+            "client_id": self.graph_app.client_id,
+            "client_secret": "wrong~value~2",
+            "last_check_ok": True,
+            "last_check_key": "configured",
+        }
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            app_id = env["mail.scanner.azure.app"].create(values).id
+        self.addCleanup(self._drop_app, app_id)
+        # Settings in this test's own (uncommitted) transaction are invisible to
+        # the request's: its app reaches the emulator directly.
+        settings = {
+            "authority_host": self.emu.url,
+            "graph_url": self.emu.graph_url,
+            "verify": self.emu.ca_path,
+        }
+        App = type(self.env["mail.scanner.azure.app"])
+        self.patch(App, "_graph_settings", lambda app: settings)
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            try:
+                env["mail.scanner.azure.app"].browse(app_id).action_test_connection()
+                cr.commit()
+            except Exception:  # pylint: disable=broad-except
+                cr.rollback()
+        with self.registry.cursor() as cr:
+            app = api.Environment(cr, SUPERUSER_ID, {})[
+                "mail.scanner.azure.app"
+            ].browse(app_id)
+            self.assertIs(app.last_check_ok, False)
+            self.assertIn("Secret ID", app.last_check_message)
+
+    def _drop_app(self, app_id):
+        with self.registry.cursor() as cr:
+            api.Environment(cr, SUPERUSER_ID, {})["mail.scanner.azure.app"].browse(
+                app_id
+            ).unlink()
 
     def test_missing_write_permission(self):
         self.graph_app.roles = ["Mail.Read"]
@@ -121,9 +175,8 @@ class TestPortuguese(MailScannerCase):
         wrong = self.create_app(client_secret="wrong~value~1").with_context(
             lang="pt_BR"
         )
-        with self.assertRaises(UserError) as caught:
-            wrong.action_test_connection()
-        self.assertIn("Valor do segredo", str(caught.exception))
+        self.assertFalse(wrong.action_test_connection())
+        self.assertIn("Valor do segredo", wrong.last_check_message)
 
     def test_settings_block_label(self):
         view = self.env.ref("mail_scanner_oauth2.res_config_settings_view_form")

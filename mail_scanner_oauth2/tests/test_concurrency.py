@@ -17,6 +17,7 @@ from odoo import SUPERUSER_ID, api
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import config, mute_logger
 
+from ..sync.protocol import MailboxSync
 from .common import EmulatorRequestsMixin, point_at_emulator, shared_emulator
 
 MAILS = 30
@@ -146,12 +147,11 @@ class TestConcurrentRuns(EmulatorRequestsMixin, TransactionCase):
     def test_two_runs_at_once_without_the_mailbox_lock(self):
         # Even if the mailbox lock were lost, the per-message row locks and the
         # ledger keep every mail exactly once.
-        Mailbox = type(self.env["mail.scanner.mailbox"])
         self.without_mailbox_lock = True
         # PostgreSQL then refuses one of two concurrent writes; Odoo logs it.
         with (
-            patch.object(Mailbox, "_try_lock", lambda self: True),
-            patch.object(Mailbox, "_unlock", lambda self: None),
+            patch.object(MailboxSync, "_try_lock", lambda self: True),
+            patch.object(MailboxSync, "_unlock", lambda self: None),
             mute_logger("odoo.sql_db"),
         ):
             self._two_runs_at_once()

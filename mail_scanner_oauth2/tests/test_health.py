@@ -6,9 +6,10 @@ from odoo import fields
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
+from ..sync.health import ALERT_SUBTYPE, MailboxHealth
 from .common import MailScannerCase
 
-MAILBOX_LOGGER = "odoo.addons.mail_scanner_oauth2.models.mail_scanner_mailbox"
+MAILBOX_LOGGER = "odoo.addons.mail_scanner_oauth2.sync.health"
 
 
 @tagged("post_install", "-at_install")
@@ -37,12 +38,14 @@ class TestHealth(MailScannerCase):
                 self.env["mail.scanner.mailbox"]._cron_sync_mailboxes()
         self.assertEqual(self.mailbox.state, "error")
         alerts = self.alerts()
-        admins = self.mailbox._admin_users()
+        admins = MailboxHealth(self.mailbox).admin_users()
         self.assertIn(self.admin2, admins)
         self.assertEqual(len(alerts), len(admins), "one activity per administrator")
         self.assertEqual(alerts.user_id, admins)
         self.assertIn("expired", alerts[0].note.lower())
-        self.assertEqual(len(self.messages_containing("Mail Scanner stopped")), 1)
+        stopped = self.messages_containing("Mail Scanner stopped")
+        self.assertEqual(len(stopped), 1)
+        self.assertEqual(stopped.subtype_id, self.env.ref(ALERT_SUBTYPE))
         self.assertNotIn(self.graph_app.secret, self.mailbox.last_error)
 
         self.graph_app.secret_expired = False
@@ -81,7 +84,9 @@ class TestHealth(MailScannerCase):
         self.mailbox.app_id.secret_expiration = today + timedelta(days=10)
         for _run in range(3):
             self.env["mail.scanner.mailbox"]._cron_sync_mailboxes()
-        self.assertEqual(len(self.alerts()), len(self.mailbox._admin_users()))
+        self.assertEqual(
+            len(self.alerts()), len(MailboxHealth(self.mailbox).admin_users())
+        )
         self.assertEqual(len(self.messages_containing("Client secret expires")), 1)
         self.assertEqual(self.mailbox.state, "running", "a warning, not an error")
         # A renewed secret with a new date is warned about again when its time comes.
@@ -92,3 +97,22 @@ class TestHealth(MailScannerCase):
     def test_secret_expiry_shown_on_the_mailbox(self):
         self.mailbox.app_id.secret_expiration = "2027-01-31"
         self.assertEqual(str(self.mailbox.secret_expiration), "2027-01-31")
+
+    def test_an_administrator_can_mute_the_alerts(self):
+        """The alerts are a subtype the administrators follow and may switch off."""
+        alert = self.env.ref(ALERT_SUBTYPE)
+        admin2_following = self.mailbox.message_follower_ids.filtered(
+            lambda f: f.partner_id == self.admin2.partner_id
+        )
+        self.assertIn(alert, admin2_following.subtype_ids, "followed by default")
+        admin2_following.subtype_ids -= alert
+        self.graph_app.secret_expired = True
+        self.emu.expire_tokens()
+        with mute_logger(MAILBOX_LOGGER):
+            self.env["mail.scanner.mailbox"]._cron_sync_mailboxes()
+        self.assertEqual(self.mailbox.state, "error")
+        self.assertTrue(self.alerts())
+        self.assertNotIn(self.admin2, self.alerts().user_id, "muted: no to-do")
+        stopped = self.messages_containing("Mail Scanner stopped")
+        notified = stopped.notification_ids.res_partner_id
+        self.assertNotIn(self.admin2.partner_id, notified, "muted: no notification")

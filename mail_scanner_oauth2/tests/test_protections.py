@@ -43,13 +43,88 @@ class TestProtections(MailScannerCase):
         self.sync(self.mailbox)
         self.assertEqual(self.row_of(self.mailbox, msg).state, "done")
 
-    def test_x_auto_response_suppress(self):
+    def assert_ticket_without_auto_answer(self, graph_msg, reason_part):
+        self.sync(self.mailbox)
+        row = self.row_of(self.mailbox, graph_msg)
+        self.assertEqual(row.state, "done", row.reason)
+        self.assertEqual(row.outcome, "ticket")
+        self.assertIn(reason_part, row.reason)
+        self.assertIn("without automatic answers", row.reason)
+        return row
+
+    def test_x_auto_response_suppress_is_a_ticket_without_auto_answer(self):
         msg = self.deliver(headers={"X-Auto-Response-Suppress": "All"})
-        self.assert_ignored(msg, "X-Auto-Response-Suppress")
+        self.assert_ticket_without_auto_answer(msg, "X-Auto-Response-Suppress")
+
+    def test_mailing_list_post_is_a_ticket_never_answered_automatically(self):
+        """A customer writing through their company's list (Precedence: list) is
+        a customer; only the acknowledgement must not go out (RFC 3834)."""
+        stage = self.env["helpdesk.ticket.stage"].create(
+            {
+                "name": "Received",
+                "sequence": -100,
+                "mail_template_id": self.env.ref(
+                    "helpdesk_mgmt.closed_ticket_template"
+                ).id,
+                "team_ids": [(4, self.team.id)],
+            }
+        )
+        listed = self.deliver(
+            subject="Pedido travado",
+            sender="Compras <compras@lista.customer.example>",
+            headers={"Precedence": "list", "List-Id": "<compras.customer.example>"},
+        )
+        person = self.deliver(subject="Outro pedido", sender="ze@person.example")
+        row = self.assert_ticket_without_auto_answer(listed, "Precedence: list")
+        self.assertEqual(row.ticket_id.stage_id, stage)
+        answers = self.env["mail.mail"].search([("model", "=", "helpdesk.ticket")])
+        answered = answers.mapped("recipient_ids.email")
+        self.assertNotIn("compras@lista.customer.example", answered)
+        self.assertIn("ze@person.example", answered, "a person's mail is answered")
+        self.assertEqual(self.row_of(self.mailbox, person).state, "done")
 
     def test_precedence_bulk(self):
         msg = self.deliver(headers={"Precedence": "bulk"})
-        self.assert_ignored(msg, "Precedence")
+        self.assert_ticket_without_auto_answer(msg, "Precedence: bulk")
+
+    def test_read_receipt(self):
+        raw = (
+            b"From: Ana <ana@customer.example>\r\nTo: support@contoso.example\r\n"
+            b"Subject: Read: Printer on fire\r\nMessage-ID: <rr-1@customer.example>\r\n"
+            b"MIME-Version: 1.0\r\nContent-Type: multipart/report; "
+            b'report-type=disposition-notification; boundary="b"\r\n\r\n'
+            b"--b\r\nContent-Type: text/plain\r\n\r\nYour message was read.\r\n"
+            b"--b\r\nContent-Type: message/disposition-notification\r\n\r\n"
+            b"Disposition: manual-action/MDN-sent-manually; displayed\r\n\r\n--b--\r\n"
+        )
+        self.assert_ignored(self.deliver_raw(raw), "read receipt")
+
+    def test_bounce_without_report_structure(self):
+        """qmail and others bounce as plain text: the sender and the subject say it."""
+        raw = (
+            b"From: MAILER-DAEMON@mx.customer.example\r\nTo: support@contoso.example\r\n"
+            b"Subject: failure notice\r\nMessage-ID: <qmail-1@mx.customer.example>\r\n"
+            b"\r\nHi. This is the qmail-send program. I'm afraid I wasn't able to "
+            b"deliver your message.\r\n"
+        )
+        self.assert_ignored(self.deliver_raw(raw), "Delivery failure")
+
+    def test_failed_recipients_header(self):
+        msg = self.deliver(
+            subject="Mail delivery failed", headers={"X-Failed-Recipients": "x@y.z"}
+        )
+        self.assert_ignored(msg, "X-Failed-Recipients")
+
+    def test_postmaster_writing_html_is_a_person(self):
+        """A bounce is known by what it is, not by a postmaster@ sender alone."""
+        msg = self.deliver(
+            subject="Our DNS records changed",
+            sender="Bob <postmaster@example.com>",
+            html="<p>Hello, please update our <b>DNS</b> entries.</p>",
+        )
+        self.sync(self.mailbox)
+        row = self.row_of(self.mailbox, msg)
+        self.assertEqual((row.state, row.outcome), ("done", "ticket"), row.reason)
 
     def test_x_autoreply(self):
         msg = self.deliver(headers={"X-Autoreply": "yes"})

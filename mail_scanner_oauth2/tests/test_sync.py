@@ -7,6 +7,7 @@ from unittest.mock import patch
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from ..sync.gateway import MailImporter
 from .common import MailScannerCase
 
 PNG = base64.b64decode(
@@ -177,8 +178,7 @@ class TestSync(MailScannerCase):
     def test_exception_mid_batch_then_rerun_imports_each_mail_once(self):
         mailbox = self.create_mailbox()
         sent = [self.deliver(subject=f"Case {n}") for n in range(6)]
-        Ledger = type(self.env["mail.scanner.message"])
-        real_route = Ledger._route_to_gateway
+        real_route = MailImporter._route_to_gateway
         calls = {"n": 0}
 
         def crash_on_fourth(row, *args, **kwargs):
@@ -188,8 +188,8 @@ class TestSync(MailScannerCase):
             return real_route(row, *args, **kwargs)
 
         with (
-            patch.object(Ledger, "_route_to_gateway", crash_on_fourth),
-            mute_logger("odoo.addons.mail_scanner_oauth2.models.mail_scanner_message"),
+            patch.object(MailImporter, "_route_to_gateway", crash_on_fourth),
+            mute_logger("odoo.addons.mail_scanner_oauth2.sync.gateway"),
         ):
             self.sync(mailbox)
         self.assertEqual(mailbox.count_failed, 1)
@@ -237,10 +237,11 @@ class TestSync(MailScannerCase):
     def test_after_import_mark_read_only_when_committed(self):
         mailbox = self.create_mailbox()
         graph_msg = self.deliver()
-        Ledger = type(self.env["mail.scanner.message"])
         with (
-            patch.object(Ledger, "_route_to_gateway", side_effect=RuntimeError("boom")),
-            mute_logger("odoo.addons.mail_scanner_oauth2.models.mail_scanner_message"),
+            patch.object(
+                MailImporter, "_route_to_gateway", side_effect=RuntimeError("boom")
+            ),
+            mute_logger("odoo.addons.mail_scanner_oauth2.sync.gateway"),
         ):
             self.sync(mailbox)
         self.assertFalse(self.graph_mailbox.get(graph_msg.immutable_id).is_read)

@@ -4,9 +4,16 @@
 
 The headers are parsed at once (cheap, even for a 50 MB mail); the body only
 when a rule or an extraction asks for it.
+
+The headers are the ones Odoo's gateway will see: the same parser and policy as
+``mail.thread.message_process`` (``email.policy.SMTP``). Python's parser ends the
+header block at the first blank line or at the first line that is not a header
+(``quite Delivered-To: ...``); whatever follows such a line is body to the gateway,
+so it must be body to the scanner too (a Message-ID there is no Message-ID).
 """
 
 import email
+import email.parser
 import email.policy
 import re
 from functools import cached_property
@@ -14,6 +21,7 @@ from functools import cached_property
 from odoo.tools import email_split, html2plaintext
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
+_PARSER = email.parser.BytesParser(policy=email.policy.SMTP)
 
 
 def split_head(raw):
@@ -22,12 +30,32 @@ def split_head(raw):
     return raw[: match.start()] if match else raw
 
 
+def parse_headers(raw):
+    """The headers as message_process will parse them, reading only the head."""
+    # The parser's header block never goes past the first blank line, so parsing
+    # that much gives the same headers as parsing the whole mail.
+    return _PARSER.parsebytes(split_head(raw) + b"\r\n\r\n", headersonly=True)
+
+
 class MailFacts:
     def __init__(self, raw, headers=None):
         self.raw = raw
-        self.headers = headers or email.message_from_bytes(
-            split_head(raw), policy=email.policy.default
-        )
+        self.headers = headers or parse_headers(raw)
+
+    @cached_property
+    def message_id(self):
+        """The Message-ID the gateway will record, or "" when it will invent one."""
+        return self.header("Message-Id").strip()
+
+    @cached_property
+    def content_type(self):
+        return self.headers.get_content_type()
+
+    def content_param(self, name):
+        try:
+            return str(self.headers.get_param(name, "") or "").lower()
+        except (ValueError, TypeError, IndexError):
+            return ""
 
     def header(self, name):
         try:

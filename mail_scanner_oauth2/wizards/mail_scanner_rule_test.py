@@ -4,6 +4,8 @@ from markupsafe import Markup, escape
 
 from odoo import fields, models
 
+from .. import texts
+from ..sync.gateway import MailImporter
 from ..tools.mail_facts import MailFacts
 
 
@@ -38,11 +40,13 @@ class MailScannerRuleTest(models.TransientModel):
         Ledger = self.env["mail.scanner.message"]
         row = Ledger.new({"mailbox_id": self.mailbox_id.id, "graph_id": "try-it"})
         parts = [self._section(self.env._("Mail"), self._mail_lines(facts))]
-        protection = row._protection_reason(facts)
+        importer = MailImporter(self.mailbox_id)
+        protection = importer._protection(facts)
         if protection:
-            parts.append(self._section(self.env._("Ignored"), [protection]))
+            reason = texts.render(self.env, protection.key, protection.params)
+            parts.append(self._section(self.env._("Ignored"), [reason]))
             return Markup("").join(parts)
-        _thread, is_reply = row._find_thread(facts)
+        _thread, is_reply = importer.threads.find(row, facts)
         parts.append(
             self._section(self.env._("Rules"), self._rule_lines(facts, is_reply))
         )

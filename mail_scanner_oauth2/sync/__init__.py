@@ -1,0 +1,2 @@
+"""The import protocol (protocol.py) and what it relies on: one mail into Odoo's
+gateway (gateway.py, threads.py) and the administrators' alerts (health.py)."""

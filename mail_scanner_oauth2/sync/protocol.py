@@ -1,0 +1,276 @@
+# Copyright 2026 mail_scanner_oauth2 developers
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""How a mailbox's mail is imported exactly once.
+
+``MailboxSync(mailbox).run()`` does one bounded slice of work and guarantees:
+
+1. **Recorded before forgotten.** Each page of a delta round goes into the ledger
+   (one row per Graph immutable id, duplicates dropped) and is committed before the
+   next page is asked for; the delta link is saved only after the last page. A crash
+   replays the round and loses nothing.
+2. **Once, and whole.** Each mail is imported in its own transaction: the ticket or
+   message the gateway made and the row's outcome are committed together, under a
+   row lock. A second worker skips locked rows, and the gateway refuses a Message-ID
+   it already has.
+3. **No mail stops the others.** A mail's failure is recorded on its row with a
+   reason and retried later (a bounded number of times); the attempt is committed
+   before the import starts, so a mail whose import kills the worker (memory or time
+   limit) is set aside after a few tries instead of blocking the mailbox forever.
+   Downloads are bounded by bytes (large mails streamed one by one).
+4. **Marked last.** Mail is marked as read or moved in the mailbox only once its
+   outcome is committed; failed mail stays unread.
+5. **Never raises.** A mailbox's problem (credentials, permissions, Graph outages, a
+   bug) is recorded on the mailbox for its health alerts; run() returns normally so
+   that Odoo never switches the scheduled job off because of one mailbox.
+6. **One worker per mailbox.** A session-level advisory lock keeps two runs (two
+   cron workers, "Sync now", a manual call) off the same mailbox.
+
+What it asks of the others: of the mailbox, its settings and a place for the delta
+link; of the ledger (mail.scanner.message), to record, list, lock, start, finish
+and set aside rows; of the gateway (gateway.MailImporter), an Outcome per mail; of
+health (health.MailboxHealth), to be told of success and failure.
+"""
+
+import logging
+import time
+from contextlib import closing
+from datetime import timezone
+
+from psycopg2 import errors as pg_errors
+
+from odoo import fields
+from odoo.exceptions import UserError
+from odoo.tools import config
+
+from ..graph import errors as graph_errors
+from ..graph.prefetch import prefetched
+from ..models.mail_scanner_message import MAX_INTERRUPTIONS
+from .gateway import MailImporter
+from .health import MailboxHealth
+
+_logger = logging.getLogger(__name__)
+
+# Advisory-lock namespace of this addon ("MS"): the second key is the mailbox id.
+LOCK_NAMESPACE = 0x4D53
+# What PostgreSQL answers when another run is at work on the same rows.
+CONCURRENCY_ERRORS = (
+    pg_errors.SerializationFailure,
+    pg_errors.UniqueViolation,
+    pg_errors.LockNotAvailable,
+)
+# Share of the cron worker's time limit a run may use before it stops starting new
+# mails (the job is then run again at once for the rest).
+TIME_BUDGET_SHARE = 0.5
+DEFAULT_TIME_BUDGET = 300
+
+
+def time_budget():
+    """Seconds a run may spend importing, from Odoo's cron time limit."""
+    limit = config.get("limit_time_real_cron") or 0
+    if limit < 0:  # -1: the cron workers use the HTTP workers' limit
+        limit = config.get("limit_time_real") or 0
+    if limit <= 0:
+        return DEFAULT_TIME_BUDGET
+    return max(limit * TIME_BUDGET_SHARE, 1)
+
+
+class MailboxSync:
+    def __init__(self, mailbox, progress=None, budget=None):
+        self.mailbox = mailbox.with_company(mailbox.company_id)
+        self.env = self.mailbox.env
+        self.Ledger = self.env["mail.scanner.message"]
+        self.health = MailboxHealth(self.mailbox)
+        self._progress = progress or (lambda done: None)
+        self._deadline = time.monotonic() + (budget or time_budget())
+        self.done = 0
+
+    # ------------------------------------------------------------------ seams
+    def commit(self):
+        """Commits one unit of work. Tests replace this seam (no commit there)."""
+        self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    def rollback(self):
+        """Drops a broken transaction. Tests replace this seam."""
+        self.env.cr.rollback()  # pylint: disable=invalid-commit
+
+    # -------------------------------------------------------------------- run
+    def run(self):
+        """One bounded slice of work: (mails imported, mails still pending)."""
+        mailbox = self.mailbox
+        if not self._try_lock():
+            _logger.info("Mailbox %s is being scanned by another run", mailbox.address)
+            return 0, 0
+        try:
+            self._run_locked()
+        finally:
+            self._unlock()
+        pending = self.Ledger.search_count(
+            [("mailbox_id", "=", mailbox.id), ("state", "=", "pending")]
+        )
+        # Only new mail asks for an immediate next run; failed mail is retried on
+        # the regular schedule.
+        return self.done, pending
+
+    def _run_locked(self):
+        mailbox = self.mailbox
+        try:
+            self.health.warn_secret_expiry()
+            client = mailbox.app_id._graph_client()
+            self._pull_delta(client)
+            self._import_pending(client)
+            self._apply_after_import(client)
+            self.health.success()
+        except CONCURRENCY_ERRORS:
+            # Another run holds the same mail: it finishes it, this one stops.
+            _logger.info(
+                "Mail Scanner: mailbox %s busy in another run", mailbox.address
+            )
+            self.rollback()
+            return
+        except (graph_errors.GraphError, UserError) as exc:  # UserError: no secret
+            self.rollback()
+            self.health.failure(exc)
+        except Exception as exc:  # pylint: disable=broad-except
+            # A bug must not stop the other mailboxes: keep it visible instead.
+            _logger.exception("Mail Scanner: mailbox %s failed", mailbox.address)
+            self.rollback()
+            self.health.failure(exc)
+        self.commit()
+
+    def _try_lock(self):
+        # Session-level lock: it survives the per-message commits and dies with
+        # the connection if the worker is killed.
+        self.env.cr.execute(
+            "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self.mailbox.id)
+        )
+        return self.env.cr.fetchone()[0]
+
+    def _unlock(self):
+        self.env.cr.execute(
+            "SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, self.mailbox.id)
+        )
+
+    # ------------------------------------------------------------------ delta
+    def _pull_delta(self, client):
+        """Records every new message in the ledger, then saves the delta link."""
+        mailbox = self.mailbox
+        cutoff = mailbox.cutoff_date
+        round_ = client.delta(
+            mailbox.address,
+            mailbox._folder_graph_id(),
+            delta_link=mailbox.delta_link or None,
+            since=cutoff and cutoff.replace(tzinfo=timezone.utc),
+        )
+        for page in round_.pages():
+            self.Ledger._record_refs(mailbox, page)
+            self.commit()
+        mailbox.write(
+            {"delta_link": round_.delta_link, "last_sync": fields.Datetime.now()}
+        )
+        self.commit()
+
+    # ----------------------------------------------------------------- import
+    def _import_pending(self, client):
+        """Downloads and imports each mail in its own transaction."""
+        mailbox = self.mailbox
+        rows = self.Ledger._importable(mailbox, mailbox.batch_limit)
+        rows -= self._skip_too_large(client, rows)
+        if not rows:
+            return
+        importer = MailImporter(mailbox)
+        by_graph_id = {row.graph_id: row for row in rows}
+        items = [(row.graph_id, row.size or None) for row in rows]
+        # The next download runs while Odoo parses this mail: the queue holds a
+        # batch ahead, so the download of batch n+1 starts as batch n starts.
+        downloads = prefetched(
+            client.fetch_mime(mailbox.address, items), depth=client.batch_size
+        )
+        with closing(downloads):
+            for graph_id, mime in downloads:
+                self._import_one(importer, by_graph_id[graph_id], mime)
+                if time.monotonic() > self._deadline:
+                    break  # the rest stays pending: the job runs again at once
+
+    def _import_one(self, importer, row, mime):
+        if not row._lock_for_import():
+            return
+        interruptions = row.interruptions + int(row._was_interrupted())
+        if interruptions >= MAX_INTERRUPTIONS:
+            params = {"count": interruptions, "size_mb": row._size_mb()}
+            row._set_aside("import_interrupted", params, interruptions=interruptions)
+            self._committed(row)
+            return
+        if isinstance(mime, graph_errors.GraphError):
+            row._start_attempt()
+            error = {"key": mime.key, "params": mime.params}
+            row._finish("failed", "download_failed", {"error": error})
+            self._committed(row)
+            return
+        row._start_attempt()
+        self.commit()  # the attempt counts even if the import kills the worker
+        if not row._lock_for_import():
+            return
+        outcome = importer.import_mail(row, mime)
+        row._finish(outcome.state, outcome.key, outcome.params, **outcome.values)
+        self._committed(row, imported=outcome.imported)
+
+    def _committed(self, row, imported=False):
+        self.commit()
+        if imported:
+            self.done += 1
+        # A killed run that reported progress is not held against the job by Odoo.
+        self._progress(1)
+
+    def _skip_too_large(self, client, rows):
+        """Leaves mail over the size limit in the mailbox, before downloading it."""
+        mailbox = self.mailbox
+        unknown = {row.graph_id: row for row in rows if not row.size}
+        if unknown:
+            for graph_id, size in client.message_sizes(
+                mailbox.address, list(unknown)
+            ).items():
+                if size:
+                    unknown[graph_id].size = size
+        if not mailbox.max_size_mb:
+            self.commit()
+            return rows.browse()
+        limit = mailbox.max_size_mb * 1024 * 1024
+        too_large = rows.filtered(lambda r: r.size > limit)
+        for row in too_large:
+            params = {"size_mb": row._size_mb(), "limit_mb": mailbox.max_size_mb}
+            row._finish("skipped", "too_large", params)
+        if too_large:
+            self.health.large_mail(too_large)
+        self.commit()
+        return too_large
+
+    # ----------------------------------------------------------- after import
+    def _apply_after_import(self, client):
+        """Marks read or moves mail whose import is committed, in batches."""
+        mailbox = self.mailbox
+        rows = self.Ledger.search(
+            [
+                ("mailbox_id", "=", mailbox.id),
+                ("state", "in", ("done", "duplicate", "ignored")),
+                ("after_import_done", "=", False),
+            ]
+        )
+        if not rows:
+            return
+        if mailbox.after_import == "none":
+            rows.write({"after_import_done": True})
+            self.commit()
+            return
+        ids = rows.mapped("graph_id")
+        if mailbox.after_import == "move" and mailbox.move_folder_id:
+            results = client.move(mailbox.address, ids, mailbox.move_folder_id.graph_id)
+        else:
+            results = client.mark_read(mailbox.address, ids)
+        finished = rows.filtered(
+            lambda r: (
+                results.get(r.graph_id) is None
+                or isinstance(results[r.graph_id], graph_errors.ItemNotFound)
+            )
+        )
+        finished.write({"after_import_done": True})
+        self.commit()
