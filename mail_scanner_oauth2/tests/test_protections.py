@@ -95,7 +95,8 @@ class TestProtections(MailScannerCase):
             b'report-type=disposition-notification; boundary="b"\r\n\r\n'
             b"--b\r\nContent-Type: text/plain\r\n\r\nYour message was read.\r\n"
             b"--b\r\nContent-Type: message/disposition-notification\r\n\r\n"
-            b"Disposition: manual-action/MDN-sent-manually; displayed\r\n\r\n--b--\r\n"
+            b"Disposition: manual-action/MDN-sent-manually; displayed\r\n"
+            b"\r\n--b--\r\n"
         )
         self.assert_ignored(self.deliver_raw(raw), "read receipt")
 

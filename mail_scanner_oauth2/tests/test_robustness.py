@@ -15,7 +15,7 @@ from .common import MailScannerCase
 RFC6532 = (
     "From: Jöhn Döe <jdöe@mächine.example>\r\n"
     "To: suporte <support@contoso.example>\r\n"
-    "Subject: Überprüfung der Rechnung – fatura não chegou\r\n"
+    "Subject: Überprüfung der Rechnung, fatura não chegou\r\n"
     "Message-ID: <ünïcode-1@mächine.example>\r\n"
     "Date: Mon, 30 Nov 2026 10:00:00 +0000\r\n"
     "MIME-Version: 1.0\r\n"
