@@ -467,9 +467,13 @@ def test_message_fields(env):
     assert {"name": "Subject", "value": "Printer broken"} in data[
         "internetMessageHeaders"
     ]
+    # PR_MESSAGE_SIZE: the size of what is stored, i.e. of what $value serves.
     assert data["singleValueExtendedProperties"] == [
-        {"id": "Integer 0x0e08", "value": str(len(raw))}
+        {"id": "Integer 0x0e08", "value": str(len(msg.mime))}
     ]
+    assert len(msg.mime) > len(raw)
+    with env.emu.temporarily("tidy"):
+        assert msg.size == len(raw)
     with_file = env.mailbox.deliver(
         make_eml("File", "a@example.com", MBOX, "x", attachments=[("a.pdf", b"%PDF")])
     )

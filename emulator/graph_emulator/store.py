@@ -117,7 +117,9 @@ class Message:
 
     @property
     def size(self):
-        return len(self.raw)
+        """PR_MESSAGE_SIZE: the size of what the store holds, so the MIME $value
+        serves (Exchange's own MIME is larger than what was delivered)."""
+        return len(self.mime)
 
     @property
     def subject(self):
