@@ -1382,6 +1382,33 @@ def test_signed_content_is_kept_byte_for_byte(env):
     assert "X-MS-Has-Attach" in _parse(data)
 
 
+def test_encrypted_and_forwarded_mail(env):
+    p7m = base64.encodebytes(os.urandom(600)).replace(b"\n", b"\r\n")
+    encrypted = (
+        b"From: a@example.com\r\nTo: support@contoso.com\r\nSubject: Secret\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b"Content-Type: application/pkcs7-mime; smime-type=enveloped-data;\r\n"
+        b' name="smime.p7m"\r\nContent-Transfer-Encoding: base64\r\n'
+        b'Content-Disposition: attachment; filename="smime.p7m"\r\n\r\n'
+    ) + p7m
+    data = env.mailbox.deliver(encrypted).mime
+    assert data != encrypted and data.endswith(b"\r\n\r\n" + p7m)
+    parsed = _parse(data)
+    assert parsed.get_filename() == "smime.p7m"
+    assert parsed.get_content() == base64.b64decode(p7m)
+    inner = make_eml("The original", "x@example.com", MBOX, "original text")
+    forward = make_eml("FW: The original", "a@example.com", MBOX, "FYI")
+    forward = _parse(forward)
+    forward.add_attachment(_parse(inner), filename="orig.eml")
+    msg = env.mailbox.deliver(forward.as_bytes(policy=email.policy.SMTP))
+    attached = next(p for p in _parse(msg.mime).walk() if p.get_filename())
+    assert attached.get_content_type() == "message/rfc822"
+    assert attached.get_filename() == "orig.eml"
+    assert str(attached.get_content()["Subject"]) == "The original"
+    listed = env.graph.get(f"{U}/messages/{msg.rest_id}/attachments").json()["value"]
+    assert listed[0]["@odata.type"] == "#microsoft.graph.itemAttachment"
+
+
 # -- delta as the real service serves it ---------------------------------------------
 
 

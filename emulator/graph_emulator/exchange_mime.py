@@ -440,8 +440,13 @@ class _Generator:
         match = re.search(rb"\r?\n\r?\n", raw)
         if match is None:
             raise Unparseable("no body")
-        value = next(v for k, v in self._raw_items() if k.lower() == "content-type")
-        return fold("Content-Type", value), raw[match.end() :]
+        content_headers = [
+            fold(name, value)
+            for name, value in self._raw_items()
+            if name.lower().startswith("content-")
+            and name.lower() != "content-language"
+        ]
+        return "\r\n".join(content_headers), raw[match.end() :]
 
     def _text_of(self, part):
         if part is None:
@@ -482,9 +487,12 @@ class _Generator:
     def _attachment(self, att):
         stamp = _gmt(self.received)
         if att.is_item:
+            named = (
+                f' filename="{_param_value(att.name)}";' if att.filename_given else ""
+            )
             head = [
                 "Content-Type: message/rfc822",
-                "Content-Disposition: attachment;",
+                f"Content-Disposition: attachment;{named}",
                 f'\tcreation-date="{stamp}";',
                 f'\tmodification-date="{stamp}"',
             ]
