@@ -309,7 +309,7 @@ class _Generator:
         pairs = self._parsed_addresses(name) or email.utils.getaddresses([value])
         if pairs and all("@" in address for _name, address in pairs):
             value = ", ".join(_mailbox(n, a) for n, a in pairs)
-        return fold(label, _unstructured(value) if "=?" not in value else value)
+        return fold(label, _unstructured(value))
 
     def _parsed_addresses(self, name):
         """[(display name, address)] as the parser reads them, [] on defects."""
