@@ -1,6 +1,8 @@
 """Tests of the Graph + identity emulator itself: plain requests, msal for tokens."""
 
 import base64
+import email
+import email.policy
 import os
 import re
 import subprocess
@@ -21,6 +23,7 @@ from graph_emulator.pytest_fixtures import (
     self_signed_certificate,
     token_request,
 )
+from graph_emulator.realism import PRESETS
 
 MBOX = "support@contoso.com"
 U = f"/users/{MBOX}"
@@ -464,9 +467,13 @@ def test_message_fields(env):
     assert {"name": "Subject", "value": "Printer broken"} in data[
         "internetMessageHeaders"
     ]
+    # PR_MESSAGE_SIZE: the size of what is stored, i.e. of what $value serves.
     assert data["singleValueExtendedProperties"] == [
-        {"id": "Integer 0x0e08", "value": str(len(raw))}
+        {"id": "Integer 0x0e08", "value": str(len(msg.mime))}
     ]
+    assert len(msg.mime) > len(raw)
+    with env.emu.temporarily("tidy"):
+        assert msg.size == len(raw)
     with_file = env.mailbox.deliver(
         make_eml("File", "a@example.com", MBOX, "x", attachments=[("a.pdf", b"%PDF")])
     )
@@ -494,7 +501,8 @@ def test_broken_mail_never_crashes(env):
     assert env.graph.get(U + "/messages").status_code == 200
 
 
-def test_value_bytes_exact(env):
+def test_value_bytes_exact_when_tidy(env):
+    env.emu.set_realism("tidy")  # mime_style "original": the delivered bytes
     raw = make_eml(
         "Bytes",
         "a@example.com",
@@ -547,7 +555,9 @@ def test_move_new_id_old_404_immutable_survives(env):
     assert msg.folder == "Processed" and env.mailbox.get(imm) is msg
 
 
-def test_conversation_threading(env):
+@pytest.mark.parametrize("mode", ["subject", "references"])
+def test_conversation_threading(env, mode):
+    env.emu.conversation_mode = mode
     first = env.mailbox.deliver(
         make_eml("Printer broken", "a@example.com", MBOX, "x", message_id="<one@ex>")
     )
@@ -561,21 +571,39 @@ def test_conversation_threading(env):
             references="<one@ex>",
         )
     )
+    # A reply from a client that dropped the headers (Outlook mobile, webmail).
     mobile = env.mailbox.deliver(
         make_eml("Aw: FW: printer BROKEN", "a@example.com", MBOX, "z")
     )
+    prefixes = [
+        env.mailbox.deliver(
+            make_eml(f"{p} Printer  broken", "c@example.com", MBOX, "p")
+        )
+        for p in ("Re:", "Fwd:", "WG:", "RES:", "ENC:", "TR: re:", "fw:")
+    ]
     other = env.mailbox.deliver(make_eml("Something else", "a@example.com", MBOX, "w"))
     forced = env.mailbox.deliver(
         make_eml("Unrelated", "b@example.com", MBOX, "v"),
         conversation_id=other.conversation_id,
     )
-    assert first.conversation_id == reply.conversation_id == mobile.conversation_id
+    assert first.conversation_id == reply.conversation_id
     assert other.conversation_id != first.conversation_id
     assert forced.conversation_id == other.conversation_id
+    by_subject = {m.conversation_id for m in (mobile, *prefixes)}
+    if mode == "subject":  # the normalised subject joins, whoever sent it
+        assert by_subject == {first.conversation_id}
+    else:  # only In-Reply-To/References join: each of these starts its own
+        assert first.conversation_id not in by_subject
+        assert len(by_subject) == len(prefixes) + 1
     data = env.graph.get(
         f"{U}/messages/{reply.rest_id}", params={"$select": "conversationId"}
     ).json()
     assert data["conversationId"] == first.conversation_id
+
+
+def test_conversation_mode_defaults():
+    assert Emulator().conversation_mode == "subject"
+    assert Emulator(realism="tidy").conversation_mode == "references"
 
 
 # -- delta --------------------------------------------------------------------------
@@ -602,6 +630,7 @@ def _delta_round(graph, url, maxpagesize=None, params=None):
 
 
 def test_delta_rounds(env):
+    env.emu.set_realism("tidy")  # exact page sizes
     msgs = deliver(env.mailbox, 25)
     deliver(env.mailbox, 2, folder="archive")
     url = U + "/mailFolders/inbox/messages/delta"
@@ -644,6 +673,7 @@ def test_delta_rounds(env):
 
 
 def test_delta_rest_ids_and_change_type(env):
+    env.emu.set_realism("tidy")  # exact pages
     msgs = deliver(env.mailbox, 3)
     pages, link, _ = _delta_round(
         env.graph,
@@ -670,6 +700,7 @@ def test_delta_rest_ids_and_change_type(env):
 
 
 def test_delta_options(env):
+    env.emu.set_realism("tidy")  # exact pages
     deliver(env.mailbox, 5)
     url = U + "/mailFolders/inbox/messages/delta"
     pages, _, _ = _delta_round(
@@ -694,6 +725,7 @@ def test_delta_options(env):
 
 
 def test_delta_410_and_reset(env):
+    env.emu.set_realism("tidy")  # exact pages
     deliver(env.mailbox, 3)
     url = U + "/mailFolders/inbox/messages/delta"
     _, link, _ = _delta_round(env.graph, url, 2)
@@ -721,6 +753,7 @@ def test_delta_410_and_reset(env):
 
 
 def test_delta_redelivery(env):
+    env.emu.set_realism("tidy")
     env.emu.redeliver_rate = 1.0
     msgs = deliver(env.mailbox, 2)
     _, link, _ = _delta_round(env.graph, U + "/mailFolders/inbox/messages/delta")
@@ -732,6 +765,7 @@ def test_delta_redelivery(env):
 
 
 def test_batch_value_depends_and_limits(env):
+    env.emu.set_realism("tidy")  # $value = the delivered bytes
     msgs = [
         env.mailbox.deliver(make_eml(f"B{i}", "a@example.com", MBOX, f"body {i}"))
         for i in range(3)
@@ -920,6 +954,7 @@ def test_cli_seed_dir(tmp_path):
             str(tmp_path / "drop"),
             "--state-dir",
             str(tmp_path / "state"),
+            "--tidy",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -950,6 +985,12 @@ def test_cli_seed_dir(tmp_path):
             f"{url}/v1.0{U}/messages", headers={"Authorization": f"Bearer {token}"}
         )
         assert [m["subject"] for m in resp.json()["value"]] == ["Seeded"]
+        assert lines[0].rstrip().endswith(", tidy)")
+        value = session.get(
+            f"{url}/v1.0{U}/messages/{resp.json()['value'][0]['id']}/$value",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert value.content == (seed / "one.eml").read_bytes()  # --tidy: as sent
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -1028,3 +1069,475 @@ def test_session_reuses_one_connection_for_discovery_then_token(env):
     pools = list(adapter.poolmanager.pools._container.values())
     assert len(pools) == 1 and pools[0].num_connections == 1
     assert env.emu.log.count(path_contains="/oauth2/v2.0/token") == 20
+
+
+# -- realism: one switch, one attribute per behaviour ----------------------------------
+
+
+def test_realism_presets_and_knobs():
+    emu = Emulator()
+    assert emu.realism == "realistic" and emu.knobs() == PRESETS["realistic"]
+    assert Emulator(realism="tidy").knobs() == PRESETS["tidy"]
+    assert PRESETS["realistic"]["mime_style"] == "exchange"
+    assert PRESETS["realistic"]["redeliver_rate"] > 0
+    assert PRESETS["realistic"]["delta_empty_pages"] > 0
+    assert PRESETS["realistic"]["delta_token_max_rounds"]
+    with pytest.raises(ValueError):
+        Emulator(realism="messy")
+    with pytest.raises(ValueError):
+        emu.configure(mime_style="mbox")
+    with pytest.raises(ValueError):
+        emu.configure(no_such_knob=1)
+    with emu.temporarily("tidy", redeliver_rate=1.0):
+        assert (emu.realism, emu.mime_style, emu.redeliver_rate) == (
+            "tidy",
+            "original",
+            1.0,
+        )
+    assert emu.realism == "realistic" and emu.knobs() == PRESETS["realistic"]
+
+
+# -- $value as Exchange regenerates it -----------------------------------------------
+
+PDF = b"%PDF-1.4\n" + bytes(range(256)) * 3
+PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(300)
+LONG_ID = "<CAKx" + "7f3a" * 18 + "@mail.gmail.com>"
+
+
+def rich_eml():
+    return make_eml(
+        "Re: Impressora quebrada \u2014 a\u00e7\u00e3o urgente, por favor verifiquem "
+        "o quanto antes",
+        '"Cliente, Z\u00e9" <ze@example.com>',
+        [MBOX, "Other Person <o@example.com>", "plain@example.com"],
+        "Ol\u00e1,\nA impressora n\u00e3o funciona.\n" + "linha longa " * 20 + "\n",
+        html="<p>Ol&aacute;, a <b>impressora</b> parou.</p>",
+        cc="\u00c7\u00e9cile <cecile@example.com>",
+        message_id=LONG_ID,
+        in_reply_to="<one@ex>",
+        references=["<zero@ex>", "<one@ex>"],
+        date=datetime(2024, 5, 1, 10, 0, tzinfo=timezone(timedelta(hours=-3))),
+        attachments=[
+            ("relat\u00f3rio.pdf", PDF, "application/pdf"),
+            ("data.bin", os.urandom(5000)),
+            {
+                "filename": "logo.png",
+                "content": PNG,
+                "mimetype": "image/png",
+                "inline": True,
+                "cid": "<logo1@ex>",
+            },
+        ],
+        headers={
+            "X-Mailer": "Foo 1.0",
+            "X-Autoreply": "yes",
+            "Auto-Submitted": "auto-replied",
+            "List-Id": "<support.example.com>",
+            "X-MS-Exchange-Organization-SCL": "-1",
+        },
+    )
+
+
+def _parse(data):
+    return email.message_from_bytes(data, policy=email.policy.SMTP)
+
+
+def _ids(value):
+    return re.findall(r"<[^<>\s]+>", str(value or ""))
+
+
+def semantic_values(data):
+    """What a careful client reads from a message: the same for the delivered MIME
+    and for Exchange's."""
+    msg = _parse(data)
+    text = msg.get_body(("plain",))
+    html = msg.get_body(("html",))
+    return {
+        "from": [(a.display_name, a.addr_spec) for a in msg["From"].addresses],
+        "to": [a.addr_spec for a in msg["To"].addresses],
+        "cc": [(a.display_name, a.addr_spec) for a in msg["Cc"].addresses],
+        "subject": str(msg["Subject"]),
+        "message_id": _ids(msg["Message-ID"]),
+        "in_reply_to": _ids(msg["In-Reply-To"]),
+        "references": _ids(msg["References"]),
+        "date": msg["Date"].datetime,
+        "text": re.sub(r"\r\n", "\n", text.get_content()).strip() if text else None,
+        "html_has": bool(html) and "<b>impressora</b>" in html.get_content(),
+        "auto_submitted": str(msg["Auto-Submitted"]),
+        "autoreply": str(msg["X-Autoreply"]),
+        "attachments": sorted(
+            (part.get_filename(), part.get_content_type(), part.get_content())
+            for part in msg.walk()
+            if part.get_filename()
+        ),
+    }
+
+
+def top_headers(data):
+    return data.split(b"\r\n\r\n", 1)[0].decode("ascii")
+
+
+def test_value_regenerated_like_exchange(env):
+    raw = rich_eml()
+    msg = env.mailbox.deliver(raw)
+    resp = env.graph.get(f"{U}/messages/{msg.rest_id}/$value")
+    data = resp.content
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == "text/plain"
+    assert data != raw and data == msg.mime
+    assert env.graph.get(f"{U}/messages/{msg.immutable_id}/$value").content == data
+    # Values survive.
+    assert semantic_values(data) == semantic_values(raw)
+    # Bytes do not: CRLF everywhere, lines folded, re-ordered, Exchange's headers.
+    assert b"\n" not in data.replace(b"\r\n", b"") and b"\r" not in data.replace(
+        b"\r\n", b""
+    )
+    head = top_headers(data)
+    for line in head.split("\r\n"):
+        assert len(line) <= 78 or " " not in line.strip(), line
+    names = [line.split(":", 1)[0] for line in head.split("\r\n") if line[:1] != " "]
+    names = [n for n in names if not n.startswith("\t")]
+    assert names[0] == "Received" and names[-2:] == ["Content-Type", "MIME-Version"]
+    order = [
+        "From",
+        "To",
+        "CC",
+        "Subject",
+        "Thread-Topic",
+        "Thread-Index",
+        "Date",
+        "Message-ID",
+        "References",
+        "In-Reply-To",
+        "Content-Language",
+        "X-MS-Has-Attach",
+        "X-MS-TNEF-Correlator",
+    ]
+    assert [names.index(n) for n in order] == sorted(names.index(n) for n in order)
+    parsed = _parse(data)
+    assert "\r\nDate: Wed, 1 May 2024 13:00:00 +0000\r\n" in head  # UTC, no 0
+    assert f"Message-ID: \r\n {LONG_ID}\r\n" in head  # too long: on the next line
+    assert "References: <zero@ex>\r\n <one@ex>\r\n" in head
+    assert str(parsed["Thread-Topic"]).startswith("Impressora quebrada")
+    assert base64.b64decode(str(parsed["Thread-Index"])) == msg.conversation_index
+    assert parsed["X-MS-Has-Attach"] == "yes" and "X-MS-TNEF-Correlator" in parsed
+    assert parsed["Content-Language"] == "en-US"
+    assert parsed["X-MS-Exchange-Organization-SCL"] == "1"  # the sender's was dropped
+    assert parsed["X-MS-Exchange-Organization-AuthAs"] == "Anonymous"
+    assert "\r\nx-autoreply: yes\r\n" in head  # custom names come back lower case
+    assert '"plain@example.com" <plain@example.com>' in str(parsed["To"])
+    # Bodies re-encoded, new boundaries, attachments re-described.
+    boundary = parsed.get_boundary()
+    assert parsed.get_content_type() == "multipart/mixed"
+    assert boundary.startswith("_004_") and boundary.endswith("_")
+    related, *files = parsed.iter_parts()
+    assert related.get_content_type() == "multipart/related"
+    alternative, logo = related.iter_parts()
+    text, html = alternative.iter_parts()
+    assert text["Content-Transfer-Encoding"] == "base64"
+    assert text.get_content_charset() == "utf-8"
+    assert html["Content-Transfer-Encoding"] == "quoted-printable"
+    assert 'http-equiv="Content-Type"' in html.get_content()
+    assert logo["Content-ID"] == "<logo1@ex>" and logo.get_content() == PNG
+    pdf = next(f for f in files if f.get_content_type() == "application/pdf")
+    assert pdf.get_filename() == "relat\u00f3rio.pdf" and pdf.get_content() == PDF
+    assert pdf["Content-Description"] == "relat\u00f3rio.pdf"
+    assert pdf.get_param("size", header="content-disposition") == str(len(PDF))
+    assert pdf.get_param("creation-date", header="content-disposition")
+    # Graph's attachment list gives the same bytes as the regenerated MIME.
+    listed = env.graph.get(f"{U}/messages/{msg.rest_id}/attachments").json()["value"]
+    assert sorted(
+        (a["name"], base64.b64decode(a["contentBytes"])) for a in listed
+    ) == sorted((f, c) for f, _t, c in semantic_values(data)["attachments"])
+
+
+def test_value_regenerated_in_batch_and_tidy_switch(env):
+    msg = env.mailbox.deliver(rich_eml())
+    batch = [{"id": "1", "method": "GET", "url": f"{U}/messages/{msg.rest_id}/$value"}]
+    entry = env.graph.post("/$batch", json={"requests": batch}).json()["responses"][0]
+    assert base64.b64decode(entry["body"]) == msg.mime != msg.raw
+    env.emu.mime_style = "original"
+    assert msg.mime == msg.raw
+    assert env.graph.get(f"{U}/messages/{msg.rest_id}/$value").content == msg.raw
+
+
+def test_value_regenerated_text_encodings(env):
+    latin = (
+        b"From: Jos\xe9 <jose@example.com>\nTo: support@contoso.com\n"
+        b"Subject: =?iso-8859-1?Q?Caf=E9?=\nDate: Wed, 01 May 2024 10:00:00 +0200\n"
+        b"Message-ID: <latin@example.com>\nMIME-Version: 1.0\n"
+        b"Content-Type: text/plain; charset=iso-8859-1\n"
+        b"Content-Transfer-Encoding: 8bit\n\ncaf\xe9 = bom\nlinha 2   \n"
+    )
+    html_only = make_eml("Only HTML", "h@example.com", MBOX, "ignored")
+    html_only = html_only.replace(
+        b"Content-Type: text/plain", b"Content-Type: text/html"
+    ).replace(b"ignored", b"<div>Hello <i>there</i></div>")
+    msg = env.mailbox.deliver(latin)
+    data = env.graph.get(f"{U}/messages/{msg.rest_id}/$value").content
+    parsed = _parse(data)
+    assert parsed.get_content_type() == "text/plain"
+    assert parsed.get_content_charset() == "iso-8859-1"
+    assert parsed["Content-Transfer-Encoding"] == "quoted-printable"
+    assert parsed.get_content() == "caf\u00e9 = bom\r\nlinha 2   \r\n"  # CRLF now
+    assert str(parsed["Subject"]) == "Caf\u00e9"
+    assert str(parsed["From"]) == "Jos\u00e9 <jose@example.com>"
+    assert parsed["Date"].datetime == datetime(2024, 5, 1, 8, tzinfo=timezone.utc)
+    # An HTML-only message gets a generated plain alternative.
+    data = env.mailbox.deliver(html_only).mime
+    parsed = _parse(data)
+    assert parsed.get_content_type() == "multipart/alternative"
+    assert parsed.get_boundary().startswith("_000_")
+    assert parsed.get_body(("plain",)).get_content().strip() == "Hello there"
+    assert "<i>there</i>" in parsed.get_body(("html",)).get_content()
+
+
+def test_loose_text_part_becomes_att00001(env):
+    raw = (
+        b"From: list@example.com\r\nTo: support@contoso.com\r\nSubject: Footer\r\n"
+        b"Message-ID: <footer@example.com>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        b"Content-Type: text/plain\r\n\r\nThe body.\r\n--b\r\n"
+        b"Content-Type: text/plain\r\nContent-Disposition: inline\r\n\r\n"
+        b"-- list footer --\r\n--b--\r\n"
+    )
+    for style in ("exchange", "original"):
+        env.emu.mime_style = style
+        msg = env.mailbox.deliver(raw)
+        data = env.graph.get(f"{U}/messages/{msg.rest_id}").json()
+        assert data["hasAttachments"] is True
+        listed = env.graph.get(f"{U}/messages/{msg.rest_id}/attachments").json()
+        assert [a["name"] for a in listed["value"]] == ["ATT00001.txt"]
+        assert base64.b64decode(listed["value"][0]["contentBytes"]).startswith(
+            b"-- list footer --"
+        )
+    env.emu.mime_style = "exchange"
+    parsed = _parse(env.mailbox.deliver(raw).mime)
+    parts = {p.get_filename(): p for p in parsed.walk() if p.get_filename()}
+    assert set(parts) == {"ATT00001.txt"}
+    assert parts["ATT00001.txt"].get_content_disposition() == "attachment"
+    assert parsed.get_body(("plain",)).get_content().strip() == "The body."
+
+
+BROKEN = {
+    "unclosed multipart": (
+        b"From: a@example.com\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="x"\r\n\r\n--x\r\n'
+        b"Content-Type: text/plain\r\n\r\nhello\r\n"
+    ),
+    "bad base64": (
+        b"From: a@example.com\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="x"\r\n\r\n--x\r\n'
+        b"Content-Type: text/plain\r\n\r\nhello\r\n--x\r\n"
+        b'Content-Type: application/pdf; name="a.pdf"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n!!!not*base64***\r\n--x--\r\n"
+    ),
+    "unknown charset": (
+        b"From: a@example.com\r\nSubject: x\r\n"
+        b"Content-Type: text/plain; charset=x-unknown-8bit\r\n\r\ncaf\xe9\r\n"
+    ),
+    "no headers": b"just some text\r\nwithout any header\r\n",
+    "empty": b"",
+    "binary": os.urandom(2000),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_value_of_unparseable_mail_is_returned_as_stored(env, case):
+    raw = BROKEN[case]
+    msg = env.mailbox.deliver(raw)
+    resp = env.graph.get(f"{U}/messages/{msg.rest_id}/$value")
+    assert resp.status_code == 200 and resp.content == raw
+
+
+def test_value_of_odd_but_parseable_mail_is_regenerated(env):
+    raw = (
+        b"From: =?bogus-charset?Q?broken?= <<<>>>\r\nTo: undisclosed-recipients:;\r\n"
+        b"Subject: no date, no message id\r\n\r\nbody only\r\n"
+    )
+    msg = env.mailbox.deliver(raw)
+    data = env.graph.get(f"{U}/messages/{msg.rest_id}/$value").content
+    parsed = _parse(data)
+    assert data != raw and parsed.get_content().strip() == "body only"
+    assert "undisclosed-recipients" in str(parsed["To"])  # passed through
+    assert _ids(parsed["Message-ID"]) == [msg.internet_message_id]  # Exchange's own
+    assert parsed["Date"].datetime == msg.received
+
+
+def test_signed_content_is_kept_byte_for_byte(env):
+    signed_body = (
+        b"--s\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nSigned text.\r\n"
+        b"--s\r\nContent-Type: application/pgp-signature; name=signature.asc\r\n\r\n"
+        b"-----BEGIN PGP SIGNATURE-----\r\nabc\r\n-----END PGP SIGNATURE-----\r\n"
+        b"--s--\r\n"
+    )
+    raw = (
+        b"From: a@example.com\r\nTo: support@contoso.com\r\nSubject: Signed\r\n"
+        b"Message-ID: <signed@example.com>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/signed; boundary="s";\r\n'
+        b' protocol="application/pgp-signature"; micalg=pgp-sha256\r\n\r\n'
+    ) + signed_body
+    data = env.mailbox.deliver(raw).mime
+    assert data != raw and data.endswith(b"\r\n\r\n" + signed_body)
+    assert _parse(data).get_content_type() == "multipart/signed"
+    assert "X-MS-Has-Attach" in _parse(data)
+
+
+def test_encrypted_and_forwarded_mail(env):
+    p7m = base64.encodebytes(os.urandom(600)).replace(b"\n", b"\r\n")
+    encrypted = (
+        b"From: a@example.com\r\nTo: support@contoso.com\r\nSubject: Secret\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b"Content-Type: application/pkcs7-mime; smime-type=enveloped-data;\r\n"
+        b' name="smime.p7m"\r\nContent-Transfer-Encoding: base64\r\n'
+        b'Content-Disposition: attachment; filename="smime.p7m"\r\n\r\n'
+    ) + p7m
+    data = env.mailbox.deliver(encrypted).mime
+    assert data != encrypted and data.endswith(b"\r\n\r\n" + p7m)
+    parsed = _parse(data)
+    assert parsed.get_filename() == "smime.p7m"
+    assert parsed.get_content() == base64.b64decode(p7m)
+    inner = make_eml("The original", "x@example.com", MBOX, "original text")
+    forward = make_eml("FW: The original", "a@example.com", MBOX, "FYI")
+    forward = _parse(forward)
+    forward.add_attachment(_parse(inner), filename="orig.eml")
+    msg = env.mailbox.deliver(forward.as_bytes(policy=email.policy.SMTP))
+    attached = next(p for p in _parse(msg.mime).walk() if p.get_filename())
+    assert attached.get_content_type() == "message/rfc822"
+    assert attached.get_filename() == "orig.eml"
+    assert str(attached.get_content()["Subject"]) == "The original"
+    listed = env.graph.get(f"{U}/messages/{msg.rest_id}/attachments").json()["value"]
+    assert listed[0]["@odata.type"] == "#microsoft.graph.itemAttachment"
+
+
+# -- delta as the real service serves it ---------------------------------------------
+
+
+def _occurrences(pages):
+    seen = {}
+    for number, page in enumerate(pages):
+        for item in page:
+            seen.setdefault(item["id"], []).append(number)
+    return seen
+
+
+def test_delta_realistic_links_empty_page_and_repeats(env):
+    env.emu.redeliver_rate = 1.0  # every change twice: countable
+    msgs = deliver(env.mailbox, 12)
+    url = U + "/mailFolders/inbox/messages/delta"
+    first = env.graph.get(url, headers={"Prefer": "odata.maxpagesize=5"}).json()
+    assert first["value"] == []  # a sync's first round starts with an empty page
+    assert (
+        "/mailFolders('inbox')/messages/microsoft.graph.delta()?$skiptoken="
+        in (first["@odata.nextLink"])
+    )
+    pages, link, _ = _delta_round(env.graph, first["@odata.nextLink"], 5)
+    assert "/messages/microsoft.graph.delta()?$deltatoken=" in link
+    seen = _occurrences(pages)  # maxpagesize given: ImmutableId too
+    assert set(seen) == {m.immutable_id for m in msgs}
+    assert all(len(at) == 2 for at in seen.values())
+    last = len(pages) - 1
+    assert all(at[1] > at[0] for at in seen.values() if at[0] != last)
+    # The next round hands the same changes out again (nothing new happened).
+    env.emu.delta_empty_page_rate = 0.0
+    again, _, _ = _delta_round(env.graph, link, 50)
+    assert {i["id"] for p in again for i in p} == {m.immutable_id for m in msgs}
+    env.emu.redeliver_rate = 0.0
+    _, link, _ = _delta_round(env.graph, link, 50)
+    assert _delta_round(env.graph, link, 50)[0] == [[]]
+
+
+def test_delta_empty_pages_on_some_later_rounds(env):
+    env.emu.delta_token_max_rounds = None
+    deliver(env.mailbox, 2)
+    url = U + "/mailFolders/inbox/messages/delta"
+    starts = []
+    for _ in range(16):
+        pages, url, _ = _delta_round(env.graph, url, 10)
+        starts.append(pages[0] == [] and len(pages) > 1)
+    assert starts[0] is True  # the first round always
+    assert 0 < sum(starts[1:]) < 15  # later rounds: some (delta_empty_page_rate)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/mailFolders('inbox')/messages/microsoft.graph.delta()",
+        "/mailFolders/inbox/messages/microsoft.graph.delta",
+        "/mailFolders/Inbox/messages/delta()",
+        "/mailFolders/inbox/messages/delta",
+    ],
+)
+@pytest.mark.parametrize("realism", ["tidy", "realistic"])
+def test_delta_long_and_short_forms(env, path, realism):
+    env.emu.set_realism(realism)
+    env.emu.redeliver_rate = 0.0
+    msgs = deliver(env.mailbox, 3)
+    pages, link, _ = _delta_round(env.graph, U + path)
+    assert {i["id"] for p in pages for i in p} == {m.rest_id for m in msgs}
+    short = "/mailfolders/inbox/messages/delta?$deltatoken="
+    assert (short in link.lower()) == (realism == "tidy")
+
+
+def test_delta_links_expire_after_rounds(env):
+    env.emu.configure(delta_token_max_rounds=3, redeliver_rate=0.0)
+    deliver(env.mailbox, 2)
+    url = U + "/mailFolders/inbox/messages/delta"
+    _, link, _ = _delta_round(env.graph, url)  # round 1
+    _, link, _ = _delta_round(env.graph, link)  # round 2
+    _, link, _ = _delta_round(env.graph, link)  # round 3
+    resp = env.graph.get(link)  # a 4th round is refused: start over
+    assert resp.status_code == 410 and error_code(resp) == "SyncStateNotFound"
+    assert "Location" not in resp.headers
+    pages, link, _ = _delta_round(env.graph, url)
+    assert len({i["id"] for p in pages for i in p}) == 2  # everything again
+    assert _delta_round(env.graph, link)[1]  # and a fresh count of rounds
+
+
+def test_delta_links_expire_with_age(env):
+    env.emu.configure(delta_token_max_age=0.3, delta_empty_pages=0, redeliver_rate=0)
+    deliver(env.mailbox, 3)
+    url = U + "/mailFolders/inbox/messages/delta"
+    first = env.graph.get(url, headers={"Prefer": "odata.maxpagesize=2"}).json()
+    _, link, _ = _delta_round(env.graph, url)
+    time.sleep(0.4)
+    for stale in (first["@odata.nextLink"], link):
+        resp = env.graph.get(stale)
+        assert resp.status_code == 410 and error_code(resp) == "SyncStateNotFound"
+    assert env.graph.get(url).status_code == 200
+
+
+# -- several client secrets per app ---------------------------------------------------
+
+
+def _token_status(env, app, secret):
+    resp = token_request(
+        env.emu, env.tenant, client_id=app.client_id, client_secret=secret
+    )
+    body = resp.json()
+    return resp.status_code, body.get("error_codes", [None])[0]
+
+
+def test_several_secrets_with_their_own_expiry(env):
+    app = env.tenant.add_app(secret="old~value")
+    assert (app.secret, len(app.secrets)) == ("old~value", 1)
+    new = app.add_secret(expires=timedelta(days=180))
+    assert new.value[3:5] == "8Q" and len(new.value) == 40 and new.secret_id
+    assert new.expires > datetime.now(timezone.utc) + timedelta(days=179)
+    assert _token_status(env, app, "old~value") == (200, None)
+    assert _token_status(env, app, new.value) == (200, None)
+    app.secret_expired = True  # the old one runs out during the rotation
+    assert app.secrets[0].expired and not new.expired
+    assert _token_status(env, app, "old~value") == (401, 7000222)
+    assert _token_status(env, app, new.value) == (200, None)
+    assert _token_status(env, app, "wrong") == (401, 7000215)
+    assert _token_status(env, app, new.secret_id) == (401, 7000215)
+    app.remove_secret("old~value")
+    assert app.secret == new.value and app.secret_id == new.secret_id
+    assert _token_status(env, app, "old~value") == (401, 7000215)
+    gone = app.add_secret("gone~value", expires=datetime(2020, 1, 1))
+    assert gone.expired and _token_status(env, app, "gone~value") == (401, 7000222)
+    app.remove_secret(gone.secret_id)
+    assert [s.value for s in app.secrets] == [new.value]
+    without = env.tenant.add_app(secret=None)
+    assert without.secret is None and without.secret_id is None
+    assert _token_status(env, without, "anything") == (401, 7000215)

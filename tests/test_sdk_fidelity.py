@@ -16,14 +16,23 @@ the environment anyway.
 
 What the SDK sends that the docs' examples do not show, and the emulator accepts as
 Graph does: `/v1.0//users/...` (the base URL keeps httpx's trailing slash),
-`/messages/delta()` (the OData function-call form), `{"DestinationId": ...}` for a move
-(the parameter name of Graph's metadata), and batch entries with `depends_on`.
+`/messages/delta()` (the OData function-call form; the SDK never sends the qualified
+`microsoft.graph.delta()`, but follows next and delta links written that way),
+`{"DestinationId": ...}` for a move (the parameter name of Graph's metadata), and batch
+entries with `depends_on`.
+
+The session's emulator is realistic (graph_emulator.realism): $value is the MIME
+Exchange regenerates, changes come twice, rounds may start with an empty page. A test
+that counts pages says so with `emulator.temporarily("tidy")`.
 
 The SDK is async: each test runs its coroutine with asyncio.run (no pytest-asyncio).
 """
 
 import asyncio
 import contextlib
+import email
+import email.policy
+import re
 import ssl
 import sys
 import types
@@ -174,6 +183,26 @@ async def all_pages(first, follow):
         page = await follow(page.odata_next_link)
 
 
+def mime_values(data):
+    """What a mail reader takes from a message: the same in the delivered MIME and in
+    the MIME Exchange regenerates."""
+    msg = email.message_from_bytes(data, policy=email.policy.SMTP)
+    text = msg.get_body(("plain",))
+    return {
+        "from": [(a.display_name, a.addr_spec) for a in msg["From"].addresses],
+        "to": [a.addr_spec for a in msg["To"].addresses],
+        "subject": str(msg["Subject"]),
+        "message_id": re.findall(r"<[^<>\s]+>", str(msg["Message-ID"])),
+        "date": msg["Date"].datetime,
+        "text": text.get_content().replace("\r\n", "\n").strip(),
+        "attachments": sorted(
+            (part.get_filename(), part.get_content())
+            for part in msg.walk()
+            if part.get_filename()
+        ),
+    }
+
+
 # --- token ----------------------------------------------------------------------------
 
 
@@ -316,10 +345,7 @@ def test_delta_round_then_replay(emulator, tenant, app, mailbox, client):
     first_batch = deliver(mailbox, 7, tag="first")
     mailbox.set_read(first_batch[1], True)
     page_size = 3
-    # Our client's round over the same state, for a page-by-page comparison.
-    our_round = client.delta(mailbox.address, "inbox", page_size=page_size)
-    our_pages = list(our_round.pages())
-    our_link = our_round.delta_link
+    # Our client's round over the same state (below), for a page-by-page comparison.
     query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
         change_type="created", select=list(DELTA_SELECT)
     )
@@ -356,7 +382,11 @@ def test_delta_round_then_replay(emulator, tenant, app, mailbox, client):
         idle, _ = await round_(graph, link2)
         return pages, link, new, replay, idle
 
-    pages, link, new, replay, idle = run(emulator, tenant, app, scenario)
+    with emulator.temporarily("tidy"):  # exact pages: no repeats, no empty pages
+        our_round = client.delta(mailbox.address, "inbox", page_size=page_size)
+        our_pages = list(our_round.pages())
+        our_link = our_round.delta_link
+        pages, link, new, replay, idle = run(emulator, tenant, app, scenario)
 
     assert [len(p) for p in pages] == [3, 3, 1]
     by_id = {m.immutable_id: m for m in first_batch}
@@ -401,17 +431,18 @@ def test_delta_round_then_replay(emulator, tenant, app, mailbox, client):
             item.from_.email_address.name,
         )
     # Replaying our link, or the SDK's (opaque, same origin), gives the same changes.
-    for saved in (our_link, link):
-        replayed = list(
-            client.delta(mailbox.address, "inbox", delta_link=saved).pages()
-        )
-        assert sorted(r.id for p in replayed for r in p) == new_ids
+    with emulator.temporarily("tidy"):
+        for saved in (our_link, link):
+            replayed = list(
+                client.delta(mailbox.address, "inbox", delta_link=saved).pages()
+            )
+            assert sorted(r.id for p in replayed for r in p) == new_ids
 
 
 # --- messages -------------------------------------------------------------------------
 
 
-def test_mime_content_is_exact_bytes(emulator, tenant, app, mailbox, client):
+def test_mime_content_is_what_graph_serves(emulator, tenant, app, mailbox, client):
     messages = deliver(mailbox, 4, tag="mime")
     gone = messages.pop()
     mailbox.remove(gone)
@@ -433,7 +464,9 @@ def test_mime_content_is_exact_bytes(emulator, tenant, app, mailbox, client):
 
     for msg in messages:
         assert isinstance(got[msg.immutable_id], bytes)
-        assert got[msg.immutable_id] == msg.raw
+        # Exchange's regenerated MIME: other bytes, the same values.
+        assert got[msg.immutable_id] == msg.mime != msg.raw
+        assert mime_values(got[msg.immutable_id]) == mime_values(msg.raw)
     assert any(b"report-2.pdf" in body for body in got.values())
     assert missing.response_status_code == 404
     assert missing.error.code == "ErrorItemNotFound"
@@ -490,9 +523,9 @@ def test_mark_read_and_move(emulator, tenant, app, mailbox, client):
     assert set(inbox) == {unread.immutable_id}
     assert inbox[unread.immutable_id].is_read is True
     processed_round = client.delta(mailbox.address, processed.id)
-    assert [r.id for p in processed_round.pages() for r in p] == [moved.id]
+    assert {r.id for p in processed_round.pages() for r in p} == {moved.id}
     archive = client.delta(mailbox.address, "archive")
-    assert [r.id for p in archive.pages() for r in p] == [rest_move.immutable_id]
+    assert {r.id for p in archive.pages() for r in p} == {rest_move.immutable_id}
 
 
 # --- $batch ---------------------------------------------------------------------------
@@ -560,7 +593,7 @@ def test_batch_mime_and_mark_read(
     assert statuses == {key: 200 for key in (*fetch_ids, *mark_ids)}
     for key, msg in fetch_ids.items():
         # A non-JSON body travels base64-encoded; the SDK hands back the bytes.
-        assert response.get_response_stream_by_id(key).read() == msg.raw
+        assert response.get_response_stream_by_id(key).read() == msg.mime
         assert response.get_response_by_id(key).content_type == "text/plain"
     assert all(msg.is_read for msg in to_mark)
     assert not any(msg.is_read for msg in to_fetch[8:])
@@ -573,4 +606,116 @@ def test_batch_mime_and_mark_read(
     # Our client's $batch download gives the same bytes.
     mine = dict(client.fetch_mime(mailbox.address, [m.immutable_id for m in to_fetch]))
     for msg in to_fetch:
-        assert mine[msg.immutable_id] == msg.raw
+        assert mine[msg.immutable_id] == msg.mime
+
+
+# --- what the real service does that its documentation does not show -----------------
+
+
+def test_sdk_reads_exchange_regenerated_mime(emulator, tenant, app, mailbox, client):
+    """$value is the MIME Exchange writes, not the MIME that was delivered; the SDK
+    hands it over as bytes, and a mail reader finds the same values in it."""
+    eml = make_eml(
+        "RE: Fatura n\u00ba 42 \u2014 pagamento em atraso",
+        '"Jo\u00e3o da Silva" <joao@example.com>',
+        [mailbox.address, "plain@example.com"],
+        "Bom dia,\nsegue a fatura.\n",
+        html="<p>Bom dia, segue a <b>fatura</b>.</p>",
+        message_id="<CAF" + "0123456789abcdef" * 4 + "@mail.example.com>",
+        in_reply_to="<first@example.com>",
+        references=["<first@example.com>"],
+        attachments=[("fatura-n\u00ba42.pdf", b"%PDF-1.7\n" + bytes(range(256)) * 9)],
+    )
+    msg = mailbox.deliver(eml)
+
+    async def download(graph):
+        user = graph.users.by_user_id(mailbox.address)
+        return await user.messages.by_message_id(msg.immutable_id).content.get(
+            request_configuration=config()
+        )
+
+    with emulator.temporarily(mime_style="exchange"):
+        got = run(emulator, tenant, app, download)
+        assert got == msg.mime != eml
+        head = got.split(b"\r\n\r\n", 1)[0]
+        for header in (b"X-MS-Has-Attach: yes", b"Thread-Topic: ", b"Thread-Index: "):
+            assert b"\r\n" + header in head
+        assert mime_values(got) == mime_values(eml)
+        parsed = email.message_from_bytes(got, policy=email.policy.SMTP)
+        assert re.findall(r"<[^>]+>", str(parsed["In-Reply-To"])) == [
+            "<first@example.com>"
+        ]
+        assert dict(client.fetch_mime(mailbox.address, [msg.immutable_id])) == {
+            msg.immutable_id: got
+        }
+    with emulator.temporarily(mime_style="original"):  # tidy: the delivered bytes
+        assert run(emulator, tenant, app, download) == eml
+
+
+def test_sdk_delta_with_empty_page_redelivery_long_links_and_expiry(
+    emulator, tenant, app, mailbox
+):
+    """A round that starts with an empty page, hands every change out twice and
+    writes its links as microsoft.graph.delta(); the SDK follows them as they are. A
+    delta link past its sync state's lifetime answers 410 SyncStateNotFound."""
+    delivered = deliver(mailbox, 5, tag="real")
+    by_id = {m.immutable_id: m for m in delivered}
+
+    async def round_(graph, link=None):
+        delta = (
+            graph.users.by_user_id(mailbox.address)
+            .mail_folders.by_mail_folder_id("inbox")
+            .messages.delta
+        )
+        prefer = config("odata.maxpagesize=2")
+        page = await (delta.with_url(link) if link else delta).get(
+            request_configuration=prefer
+        )
+        pages, links = [], []
+        while True:
+            assert all(isinstance(m, Message) for m in page.value)
+            pages.append([m.id for m in page.value])
+            if not page.odata_next_link:
+                return pages, links, page.odata_delta_link
+            links.append(page.odata_next_link)
+            page = await delta.with_url(page.odata_next_link).get(
+                request_configuration=prefer
+            )
+
+    async def scenario(graph):
+        first = await round_(graph)
+        second = await round_(graph, first[2])
+        with pytest.raises(ODataError) as expired:
+            await round_(graph, second[2])
+        return first, second, expired.value
+
+    knobs = {
+        "delta_empty_pages": 1,
+        "delta_empty_page_rate": 1.0,
+        "redeliver_rate": 1.0,
+        "delta_link_style": "long",
+        "delta_token_max_rounds": 2,
+    }
+    with emulator.temporarily("realistic", **knobs):
+        (pages, links, delta_link), second, expired = run(
+            emulator, tenant, app, scenario
+        )
+
+    assert pages[0] == []  # an empty page with a nextLink: keep going
+    assert all("messages/microsoft.graph.delta()?$skiptoken=" in u for u in links)
+    assert "messages/microsoft.graph.delta()?$deltatoken=" in delta_link
+    seen = [item for page in pages for item in page]
+    assert set(seen) == set(by_id)
+    assert all(seen.count(item) == 2 for item in by_id)  # each change twice
+    first_page = {
+        item: n for n, page in reversed(list(enumerate(pages))) for item in page
+    }
+    last_page = {item: n for n, page in enumerate(pages) for item in page}
+    assert any(last_page[i] > first_page[i] for i in by_id)  # on a later page
+    # Nothing happened since: the next round still hands the last changes out again.
+    again = {item for page in second[0] for item in page}
+    assert again and again <= set(by_id)
+    assert expired.response_status_code == 410
+    assert expired.error.code == "SyncStateNotFound"
+    graph_rows = emulator.log.select(path_contains="microsoft.graph.delta()")
+    assert graph_rows and all(row.status in (200, 410) for row in graph_rows)

@@ -1,7 +1,12 @@
 """Run the emulator in the foreground for demos.
 
 python -m graph_emulator --port 8443 --tenant-id T --client-id C --secret S \
-    --mailbox support@contoso.com --seed-dir DIR --drop-dir DIR [--state-dir DIR]
+    --mailbox support@contoso.com --seed-dir DIR --drop-dir DIR [--state-dir DIR] \
+    [--tidy]
+
+Realistic by default (Exchange-regenerated $value, redelivered changes, empty delta
+pages, expiring delta links, long-form links, subject-based conversations: see
+graph_emulator.realism); --tidy serves the documented behaviour only.
 """
 
 import argparse
@@ -47,6 +52,12 @@ def _parse(argv):
         "--state-dir", default=None, help="where to write the CA certificate"
     )
     parser.add_argument("--poll", type=float, default=2.0)
+    parser.add_argument(
+        "--tidy",
+        action="store_true",
+        help="documented behaviour only: delivered bytes as $value, no redelivery, "
+        "no empty delta pages, delta links that never expire (default: realistic)",
+    )
     return parser.parse_args(argv)
 
 
@@ -83,7 +94,12 @@ def _deliver_new(mailboxes, directory, seen, already_there=False):
 
 def main(argv=None):
     args = _parse(argv)
-    emu = Emulator(host=args.host, port=args.port, state_dir=args.state_dir).start()
+    emu = Emulator(
+        host=args.host,
+        port=args.port,
+        state_dir=args.state_dir,
+        realism="tidy" if args.tidy else "realistic",
+    ).start()
     tenant = emu.add_tenant(args.tenant_id, args.domain)
     cert = open(args.certificate).read() if args.certificate else None
     app = tenant.add_app(
@@ -95,7 +111,7 @@ def main(argv=None):
     mailboxes = [
         tenant.add_mailbox(a) for a in (args.mailbox or ["support@contoso.com"])
     ]
-    print(f"Graph emulator on {emu.url}  (Graph: {emu.graph_url})")
+    print(f"Graph emulator on {emu.url}  (Graph: {emu.graph_url}, {emu.realism})")
     print(f"CA certificate: {emu.ca_path}")
     print(f"tenant id: {tenant.id}  domain: {tenant.domain}")
     print(

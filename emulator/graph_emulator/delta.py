@@ -5,6 +5,15 @@ A round is a snapshot of the log up to sequence number S.  Skip tokens carry
 token of the last page carries S as the next round's watermark W.  Tokens are opaque
 (base64 JSON + HMAC) and carry the options of the first request ($select, changeType,
 the receivedDateTime filter), as in Graph where options only go on the first request.
+
+Realism knobs read here (see graph_emulator.realism): redeliver_rate/redeliver_seed
+(a change handed out again later in the round and in the next round),
+delta_empty_pages/delta_empty_page_rate (empty pages with a nextLink at the start of a
+round), delta_token_max_rounds/delta_token_max_age (410 SyncStateNotFound once the sync
+state is too old), delta_link_style (the form of next and delta links).  Everything
+random is drawn from random.Random seeded by the round, so every page of a round sees
+the same draws; the seeds are change sequence numbers and round numbers, never the
+random ids, so a test that does the same things sees the same draws on every run.
 """
 
 import base64
@@ -14,6 +23,7 @@ import json
 import random
 import re
 import secrets
+import time
 from datetime import datetime, timezone
 from urllib.parse import quote
 
@@ -150,7 +160,7 @@ class DeltaEngine:
         present.sort(key=lambda pair: (pair[0].received, pair[1].seq), reverse=True)
         if opt.get("since"):
             present = present[: self.emu.delta_filter_max]
-        return [(m.immutable_id, True, ev.rest_id) for m, ev in present]
+        return [(m.immutable_id, True, ev.rest_id, ev.seq) for m, ev in present]
 
     @staticmethod
     def _in_range(msg, opt):
@@ -185,7 +195,7 @@ class DeltaEngine:
             msg = mailbox.any_message(key)
             if present and (msg is None or not self._in_range(msg, opt)):
                 continue
-            items.append((key, present, ev.rest_id))
+            items.append((key, present, ev.rest_id, ev.seq))
         return items
 
     def _redelivered(self, folder, pw, w, s, already):
@@ -197,16 +207,52 @@ class DeltaEngine:
         for ev in folder.events:
             if pw < ev.seq <= w and ev.key not in already and ev.key not in seen:
                 if (
-                    random.Random(f"{self.emu.redeliver_seed}:{ev.key}:{w}").random()
+                    random.Random(f"{self.emu.redeliver_seed}:{ev.seq}:{w}").random()
                     < rate
                 ):
                     seen.append(ev.key)
         return seen
 
+    def _repeated(self, items, size, state):
+        """The round's items with some handed out a second time, at the start of the
+        next page (Graph: "the same change may be delivered more than once")."""
+        rate = self.emu.redeliver_rate
+        if not rate or not items:
+            return items
+        out, carried = [], []
+        for start in range(0, len(items), size):
+            out += carried
+            carried = []
+            for item in items[start : start + size]:
+                out.append(item)
+                draw = random.Random(
+                    f"{self.emu.redeliver_seed}:again:{item[3]}:{state['s']}"
+                ).random()
+                if draw < rate:
+                    carried.append(item)
+        return out + carried
+
     # -- the request -------------------------------------------------------
-    def gone(self, req, base_url):
+    def _expired(self, state, new_round):
+        """Sync state too old: too many rounds (checked when a round starts) or a link
+        older than delta_token_max_age seconds."""
+        max_rounds = self.emu.delta_token_max_rounds
+        if new_round and max_rounds and state.get("r", 1) >= max_rounds:
+            return True
+        max_age = self.emu.delta_token_max_age
+        return max_age is not None and time.time() - state.get("t", 0) > max_age
+
+    def _empty_pages(self, state):
+        """A later round starts with empty pages only with delta_empty_page_rate."""
+        draw = random.Random(
+            f"{self.emu.redeliver_seed}:empty:{state['r']}:{state['s']}"
+        ).random()
+        chosen = draw < self.emu.delta_empty_page_rate
+        return self.emu.delta_empty_pages if chosen else 0
+
+    def gone(self, req, base_url, reset=None):
         headers = {}
-        if self.reset_mode:
+        if self.reset_mode if reset is None else reset:
             headers["Location"] = f"{base_url}?$deltatoken="
         return graph_error(410, "SyncStateNotFound", SYNC_STATE_MESSAGE, req, headers)
 
@@ -223,10 +269,17 @@ class DeltaEngine:
                     or state.get("f") != folder.id
                 ):
                     return self.gone(req, base_url)
+                if self._expired(state, new_round=not skip_token):
+                    return self.gone(req, base_url, reset=False)
                 if not skip_token:  # a new round from a saved delta link
                     state = dict(
-                        state, s=mailbox.seq, o=0, e=self.emu.delta_empty_pages
+                        state,
+                        s=mailbox.seq,
+                        o=0,
+                        r=state.get("r", 1) + 1,
+                        t=time.time(),
                     )
+                    state["e"] = self._empty_pages(state)
             else:  # first round (also the restart after a reset: empty $deltatoken)
                 try:
                     opt = self._options(query)
@@ -240,7 +293,9 @@ class DeltaEngine:
                     "pw": None,
                     "s": mailbox.seq,
                     "o": 0,
-                    "e": self.emu.delta_empty_pages,
+                    "e": self.emu.delta_empty_pages,  # always on a sync's first round
+                    "r": 1,  # rounds of this sync so far
+                    "t": time.time(),  # when this round started
                     "opt": opt,
                 }
             return self._page(req, mailbox, folder, state, base_url, immutable, prefer)
@@ -278,8 +333,9 @@ class DeltaEngine:
             items = self._replay_items(
                 mailbox, folder, state["w"], state["s"], state["pw"], opt
             )
+        items = self._repeated(items, size, state)
         offset = state["o"]
-        for key, present, rest_id in items[offset : offset + size]:
+        for key, present, rest_id, _seq in items[offset : offset + size]:
             body["value"].append(
                 self._render(
                     mailbox, folder, key, present, rest_id, immutable, opt, prefer
@@ -295,6 +351,8 @@ class DeltaEngine:
                 "f": state["f"],
                 "w": state["s"],
                 "pw": state["w"] if state["w"] is not None else 0,
+                "r": state.get("r", 1),
+                "t": time.time(),
                 "opt": opt,
             }
             body["@odata.deltaLink"] = f"{base_url}?$deltatoken={self._encode(nxt)}"
@@ -314,8 +372,17 @@ class DeltaEngine:
         return render.removed(key if immutable else rest_id)
 
 
-def delta_url(graph_url, user_segment, folder_segment):
+def delta_url(graph_url, user_segment, folder_segment, style="short"):
+    """The base of next and delta links: short ".../mailFolders/inbox/messages/delta"
+    or long ".../mailFolders('inbox')/messages/microsoft.graph.delta()"."""
+    user = quote(user_segment, safe="@")
+    if style == "long":
+        folder = quote(folder_segment.replace("'", "''"), safe="'")
+        return (
+            f"{graph_url}/users/{user}/mailFolders('{folder}')/messages/"
+            "microsoft.graph.delta()"
+        )
     return (
-        f"{graph_url}/users/{quote(user_segment, safe='@')}/mailFolders/"
+        f"{graph_url}/users/{user}/mailFolders/"
         f"{quote(folder_segment, safe='')}/messages/delta"
     )

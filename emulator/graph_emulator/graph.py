@@ -40,6 +40,7 @@ _U = r"/users/(?P<user>[^/]+)"
 _F = r"/mailFolders/(?P<folder>[^/]+)"
 _M = r"/messages/(?P<msg>[^/]+)"
 _A = r"/attachments/(?P<att>[^/]+)"
+_DELTA = r"/messages/(?:microsoft\.graph\.)?delta(?:\(\))?"
 _PAREN_KEY = re.compile(r"/(\w+)\('([^']*)'\)")
 _EMPTY_SEGMENTS = re.compile(r"//+")
 _CLAUSE = re.compile(r"^\s*([\w/]+)\s+(eq|ne|ge|gt|le|lt)\s+(.+?)\s*$", re.I)
@@ -70,8 +71,9 @@ class GraphApi:
                 ("GET", _U + _F, self.get_folder, "read"),
                 ("GET", _U + _F + "/childFolders", self.list_children, "read"),
                 ("POST", _U + _F + "/childFolders", self.create_folder, "write"),
-                # delta() is the OData function-call form the msgraph SDKs send.
-                ("GET", _U + _F + r"/messages/delta(?:\(\))?", self.get_delta, "read"),
+                # delta, delta() (the OData function call the msgraph SDKs send) and
+                # the qualified microsoft.graph.delta[()] are one function.
+                ("GET", _U + _F + _DELTA, self.get_delta, "read"),
                 ("GET", _U + _F + "/messages", self.list_messages, "read"),
                 ("GET", _U + _F + _M, self.get_message, "read"),
                 ("GET", _U + _F + _M + r"/\$value", self.get_mime, "read"),
@@ -278,9 +280,7 @@ class GraphApi:
         if kind == "504":
             return graph_error(504, "UnknownError", "Gateway timeout.", req)
         if kind == "410":
-            return self.delta.gone(
-                req, delta_url(self.emu.graph_url, params["user"], params["folder"])
-            )
+            return self.delta.gone(req, self._delta_base(params))
         raise ValueError(kind)
 
     # -- helpers -----------------------------------------------------------
@@ -427,7 +427,9 @@ class GraphApi:
             msg = self._message(call)
         except NotFound as nf:
             return nf.resp(call.req)
-        return Resp(200, {"Content-Type": "text/plain"}, msg.raw)
+        with self.emu.lock:
+            body = msg.mime
+        return Resp(200, {"Content-Type": "text/plain"}, body)
 
     def patch_message(self, call):
         try:
@@ -499,9 +501,17 @@ class GraphApi:
             folder = self._folder(call)
         except NotFound as nf:
             return nf.resp(call.req)
-        base = delta_url(self.emu.graph_url, call.params["user"], call.params["folder"])
+        base = self._delta_base(call.params)
         return self.delta.handle(
             call.req, call.mailbox, folder, base, call.immutable, call.prefer
+        )
+
+    def _delta_base(self, params):
+        return delta_url(
+            self.emu.graph_url,
+            params["user"],
+            params["folder"],
+            self.emu.delta_link_style,
         )
 
     # -- attachments ---------------------------------------------------------

@@ -266,7 +266,12 @@ class Identity:
 
     @staticmethod
     def _check_secret(app, secret):
-        if app.secret is None or secret != app.secret:
+        """Any of the app's secrets is accepted; a known but expired one answers
+        AADSTS7000222, an unknown one AADSTS7000215."""
+        with app.tenant.lock:
+            found = app.find_secret(secret)
+            expired = found is not None and found.expired
+        if found is None:
             raise AadError(
                 7000215,
                 "invalid_client",
@@ -276,7 +281,7 @@ class Identity:
                 "secret value, not the client secret ID, for a secret added to app "
                 f"'{app.client_id}'.",
             )
-        if app.secret_expired:
+        if expired:
             raise AadError(
                 7000222,
                 "invalid_client",

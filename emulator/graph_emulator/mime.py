@@ -24,6 +24,8 @@ class Attachment:
     is_inline: bool
     content_id: str | None
     is_item: bool = False  # message/rfc822 -> Graph itemAttachment
+    filename_given: bool = True  # False: the name is made up ("attachment", ATT...)
+    loose_text: bool = False  # a text part Exchange turned into ATT00001.txt
 
 
 @dataclass
@@ -143,19 +145,55 @@ def _attachment(part):
         is_inline=inline,
         content_id=content_id.strip("<>") if content_id else None,
         is_item=is_item,
+        filename_given=bool(filename),
     )
 
 
-def _bodies_and_attachments(msg, out):
+_LOOSE_TEXT_SUFFIX = {"plain": "txt", "html": "htm", "calendar": "ics"}
+
+
+def _loose_text(part, number):
+    """A text part that is neither the body nor an attachment (a mailing list's footer
+    after the body, a second text part): Exchange keeps it as an attachment named
+    ATT00001.txt, ATT00002.htm..."""
+    suffix = _LOOSE_TEXT_SUFFIX.get(part.get_content_subtype(), "txt")
+    return Attachment(
+        name=f"ATT{number:05d}.{suffix}",
+        content_type=part.get_content_type(),
+        content=_safe(lambda: part.get_payload(decode=True), b"") or b"",
+        is_inline=False,
+        content_id=None,
+        filename_given=False,
+        loose_text=True,
+    )
+
+
+def body_parts(msg):
+    """(text part, html part, other leaves) as Exchange splits a parsed message: the
+    bodies are what get_body() prefers, every other leaf becomes an attachment."""
     text_part = _safe(lambda: msg.get_body(preferencelist=("plain",)), None)
     html_part = _safe(lambda: msg.get_body(preferencelist=("html",)), None)
+    others = [p for p in _leaves(msg) if p is not text_part and p is not html_part]
+    return text_part, html_part, others
+
+
+def attachment_of(part, loose_count):
+    """The Attachment a non-body leaf becomes (loose_count numbers ATT0000N names)."""
+    att = _safe(lambda: _attachment(part), None)
+    if att is None and part.get_content_maintype() == "text":
+        att = _loose_text(part, loose_count + 1)
+    return att
+
+
+def _bodies_and_attachments(msg, out):
+    text_part, html_part, others = body_parts(msg)
     out.text = _part_text(text_part) if text_part is not None else ""
     out.html = _part_text(html_part) if html_part is not None else ""
-    for part in _leaves(msg):
-        if part is text_part or part is html_part:
-            continue
-        att = _safe(lambda p=part: _attachment(p), None)
+    loose = 0
+    for part in others:
+        att = attachment_of(part, loose)
         if att is not None:
+            loose += att.loose_text
             out.attachments.append(att)
 
 
@@ -203,6 +241,21 @@ def parse(raw: bytes) -> Parsed:
     )
     _safe(lambda: _bodies_and_attachments(msg, out), None)
     return out
+
+
+_SUBJECT_PREFIX = re.compile(
+    r"^\s*(re|fw|fwd|aw|wg|enc|res|sv|vs|tr|antw|rif)\s*(\[\d+\])?\s*:\s*", re.I
+)
+
+
+def conversation_topic(subject: str) -> str:
+    """The subject without reply/forward prefixes (Re:, FW:, AW:, WG:, RES:, ENC:,
+    TR:, SV:..., repeated, any case), spaces collapsed: Thread-Topic."""
+    previous = None
+    subject = subject or ""
+    while previous != subject:
+        previous, subject = subject, _SUBJECT_PREFIX.sub("", subject)
+    return re.sub(r"\s+", " ", subject).strip()
 
 
 def html_to_text(markup: str) -> str:

@@ -29,6 +29,7 @@ from .faults import Faults
 from .graph import GraphApi
 from .identity import AadError, Identity
 from .log import LoggedRequest, RequestLog
+from .realism import REALISTIC, RealismMixin
 from .store import Tenant
 from .wire import DropConnection, Req, Resp, json_resp, new_request_id
 
@@ -66,8 +67,11 @@ class _Server(wsgi.Server):
             super().error_log(msg, level, traceback)
 
 
-class Emulator:
-    def __init__(self, host="127.0.0.1", port=0, state_dir=None):
+class Emulator(RealismMixin):
+    """realism="realistic" (default) or "tidy": see graph_emulator.realism for what
+    each preset sets; every knob is also an attribute that can change at any time."""
+
+    def __init__(self, host="127.0.0.1", port=0, state_dir=None, realism=REALISTIC):
         self.host, self.port = host, port
         self.lock = threading.RLock()
         self.tenants = {}
@@ -79,11 +83,9 @@ class Emulator:
         self.delta_filter_max = (
             5000  # delta with a receivedDateTime filter returns at most this many
         )
-        self.delta_empty_pages = (
-            0  # empty pages (with nextLink) at the start of each delta round
-        )
-        self.redeliver_rate = 0.0
-        self.redeliver_seed = 0
+        # The realism knobs (mime_style, redeliver_rate, delta_empty_pages, ...).
+        self.realism = None
+        self.set_realism(realism)
         # Statuses the public facts leave unconfirmed.
         self.folder_exists_status = 409
         self.app_not_found_status = 400

@@ -6,15 +6,15 @@ All methods take the emulator's lock, so tests may call them while the server ru
 """
 
 import base64
+import hmac
 import os
-import re
 import secrets
 import struct
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-from . import ids, mime
+from . import exchange_mime, ids, mime
 
 WELL_KNOWN = {
     "inbox": "Inbox",
@@ -25,9 +25,6 @@ WELL_KNOWN = {
     "archive": "Archive",
     "outbox": "Outbox",
 }
-_SUBJECT_PREFIX = re.compile(
-    r"^\s*(re|fw|fwd|aw|wg|enc|res|sv|vs|tr|antw|rif)\s*(\[\d+\])?\s*:\s*", re.I
-)
 
 
 class FolderExists(Exception):
@@ -35,12 +32,8 @@ class FolderExists(Exception):
 
 
 def normalize_subject(subject: str) -> str:
-    """The conversation topic: reply/forward prefixes stripped, case folded."""
-    previous = None
-    subject = subject or ""
-    while previous != subject:
-        previous, subject = subject, _SUBJECT_PREFIX.sub("", subject)
-    return re.sub(r"\s+", " ", subject).strip().casefold()
+    """The conversation topic, case folded (the key of conversation_mode "subject")."""
+    return mime.conversation_topic(subject).casefold()
 
 
 @dataclass
@@ -113,6 +106,7 @@ class Message:
         self.conversation_id = None
         self.conversation_index = b""
         self.deleted = False
+        self._exchange_mime = None  # cached: regenerated once, served many times
         self.internet_message_id = (
             self.parsed.message_id or f"<{secrets.token_hex(16)}@{mailbox.domain}>"
         )
@@ -123,11 +117,23 @@ class Message:
 
     @property
     def size(self):
-        return len(self.raw)
+        """PR_MESSAGE_SIZE: the size of what the store holds, so the MIME $value
+        serves (Exchange's own MIME is larger than what was delivered)."""
+        return len(self.mime)
 
     @property
     def subject(self):
         return self.parsed.subject
+
+    @property
+    def mime(self):
+        """What $value answers now: Exchange's regenerated MIME (mime_style
+        "exchange", the same bytes on every call) or the delivered bytes."""
+        if self.mailbox.tenant.emu.mime_style != "exchange":
+            return self.raw
+        if self._exchange_mime is None:
+            self._exchange_mime = exchange_mime.regenerate(self)
+        return self._exchange_mime
 
     def touch(self):
         self.modified = datetime.now(timezone.utc).replace(microsecond=0)
@@ -242,14 +248,17 @@ class Mailbox:
             return self.deliver(fh.read(), **kwargs)
 
     def _assign_conversation(self, msg, forced):
-        """Headers first, then the conversation topic (how Exchange groups replies from
-        clients that dropped In-Reply-To/References), else a new conversation."""
+        """Headers first; in conversation_mode "subject" also the conversation topic
+        (how Exchange is reported to group replies from clients that dropped
+        In-Reply-To/References, and unrelated mail with the same subject); else a new
+        conversation."""
         parsed = msg.parsed
         conv = forced
         for ref in reversed(parsed.in_reply_to + parsed.references):
             conv = conv or self._msgid_conversation.get(ref.lower())
         topic = normalize_subject(parsed.subject)
-        if conv is None and topic:
+        by_subject = self.tenant.emu.conversation_mode == "subject"
+        if conv is None and topic and by_subject:
             conv = self._topic_conversation.get(topic)
         if conv is None or conv not in self._conversation_root:
             conv = conv or ids.conversation_id(self.guid)
@@ -333,6 +342,44 @@ class Mailbox:
         return f"<Mailbox {self.address}>"
 
 
+def _expiry(expires, expired):
+    """None (never), an aware datetime, or a timedelta from now; expired=True means a
+    moment ago."""
+    now = datetime.now(timezone.utc)
+    if expired:
+        return now - timedelta(seconds=1)
+    if isinstance(expires, timedelta):
+        return now + expires
+    if isinstance(expires, datetime) and expires.tzinfo is None:
+        return expires.replace(tzinfo=timezone.utc)
+    return expires
+
+
+def new_secret_value():
+    """A value shaped like Entra's (40 characters, "Q~" after a 3-character hint)."""
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.~"
+    body = "".join(secrets.choice(alphabet) for _ in range(37))
+    return f"{body[:3]}8Q~{body[3:]}"
+
+
+@dataclass
+class ClientSecret:
+    """One of an application's client secrets (Entra allows several at once, each with
+    its own expiry: that is how a secret is rotated without downtime)."""
+
+    value: str
+    secret_id: str
+    expires: datetime | None = None  # None: never
+
+    @property
+    def expired(self):
+        return self.expires is not None and self.expires <= datetime.now(timezone.utc)
+
+    @property
+    def hint(self):
+        return self.value[:3]
+
+
 class App:
     def __init__(
         self,
@@ -347,11 +394,9 @@ class App:
     ):
         self.tenant = tenant
         self.client_id = client_id
-        self.secret = secret
-        self.secret_id = (
-            ids.new_guid()
-        )  # what admins paste by mistake instead of the value
-        self.secret_expired = secret_expired
+        self.secrets = []  # ClientSecret, the first is "the" secret of app.secret
+        if secret is not None:
+            self.add_secret(secret, expired=secret_expired)
         self.certificate_pem = certificate_pem
         self.roles = list(roles)
         self.allowed_mailboxes = (
@@ -359,6 +404,59 @@ class App:
         )
         self.display_name = display_name or f"App {client_id[:8]}"
         self.service_principal_id = ids.new_guid()
+
+    # -- client secrets ------------------------------------------------------
+    def add_secret(self, value=None, expires=None, expired=False) -> ClientSecret:
+        """Another secret, valid alongside the others until `expires` (None: never; a
+        datetime; or a timedelta from now). value=None makes an Entra-like one."""
+        added = ClientSecret(
+            value or new_secret_value(), ids.new_guid(), _expiry(expires, expired)
+        )
+        self.secrets.append(added)
+        return added
+
+    def remove_secret(self, value_or_id):
+        """Delete a secret (by value, id or ClientSecret), as an admin does after a
+        rotation."""
+        self.secrets = [
+            s for s in self.secrets if value_or_id not in (s, s.value, s.secret_id)
+        ]
+
+    def find_secret(self, value) -> ClientSecret | None:
+        """The secret with this value (compared in constant time), or None."""
+        found = None
+        for candidate in self.secrets:
+            if hmac.compare_digest(candidate.value.encode(), str(value).encode()):
+                found = candidate
+        return found
+
+    @property
+    def secret(self):
+        """The first secret's value (None without secrets)."""
+        return self.secrets[0].value if self.secrets else None
+
+    @secret.setter
+    def secret(self, value):
+        if value is None:
+            self.secrets = self.secrets[1:]
+        elif self.secrets:
+            self.secrets[0].value = value
+        else:
+            self.add_secret(value)
+
+    @property
+    def secret_id(self):
+        """The first secret's id: what admins paste by mistake instead of the value."""
+        return self.secrets[0].secret_id if self.secrets else None
+
+    @property
+    def secret_expired(self):
+        return bool(self.secrets) and self.secrets[0].expired
+
+    @secret_expired.setter
+    def secret_expired(self, value):
+        if self.secrets:
+            self.secrets[0].expires = _expiry(None, bool(value))
 
     def may_access(self, mailbox) -> bool:
         """Application access policy: None means every mailbox."""
