@@ -103,7 +103,8 @@ class TestProtections(MailScannerCase):
     def test_bounce_without_report_structure(self):
         """qmail and others bounce as plain text: the sender and the subject say it."""
         raw = (
-            b"From: MAILER-DAEMON@mx.customer.example\r\nTo: support@contoso.example\r\n"
+            b"From: MAILER-DAEMON@mx.customer.example\r\n"
+            b"To: support@contoso.example\r\n"
             b"Subject: failure notice\r\nMessage-ID: <qmail-1@mx.customer.example>\r\n"
             b"\r\nHi. This is the qmail-send program. I'm afraid I wasn't able to "
             b"deliver your message.\r\n"
