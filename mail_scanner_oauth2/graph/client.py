@@ -598,21 +598,45 @@ class GraphMailClient:
         )
         return _json_or_none(response) or {}
 
-    def request(self, method, url, json=None, mailbox=None, folder=None, prefer=None):
+    def request(
+        self,
+        method,
+        url,
+        json=None,
+        mailbox=None,
+        folder=None,
+        prefer=None,
+        *,
+        data=None,
+        content_type=None,
+        session=None,
+    ):
         """One Graph call (urllib3 retries 429 / 5xx / network errors underneath).
         A 401 is retried once with a fresh token; other errors raise the mapped
-        GraphError."""
+        GraphError. data + content_type send a raw body; session replaces the
+        retrying one (graph/send.py passes one that never repeats a send)."""
         self._check_same_origin(url)
-        response = self._send(method, url, json, prefer)
+        body = {"json": json, "data": data, "content_type": content_type}
+        response = self._send(method, url, prefer=prefer, session=session, **body)
         if response.status_code == 401:
+            # Graph checks the token before doing anything: safe to send again.
             _logger.info("Graph answered 401: refreshing the access token once")
             self._tokens.invalidate()
-            response = self._send(method, url, json, prefer)
+            response = self._send(method, url, prefer=prefer, session=session, **body)
         if response.status_code >= 400:
             raise self._error_for(response, mailbox, folder)
         return response
 
-    def _send(self, method, url, json, prefer):
+    def _send(
+        self,
+        method,
+        url,
+        json=None,
+        prefer=None,
+        data=None,
+        content_type=None,
+        session=None,
+    ):
         preferences = (
             [prefer, IMMUTABLE_ID_PREFERENCE] if prefer else [IMMUTABLE_ID_PREFERENCE]
         )
@@ -621,9 +645,16 @@ class GraphMailClient:
             "Prefer": ", ".join(preferences),
             "Accept": "application/json",
         }
+        if content_type:
+            headers["Content-Type"] = content_type
         try:
-            response = self.session.request(
-                method, url, json=json, headers=headers, timeout=self.timeout
+            response = (session or self.session).request(
+                method,
+                url,
+                json=json,
+                data=data,
+                headers=headers,
+                timeout=self.timeout,
             )
         except OSError as exc:  # requests errors, and a missing CA bundle file
             raise errors.connection_error(urlsplit(url).hostname, exc) from None

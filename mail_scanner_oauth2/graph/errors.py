@@ -325,3 +325,78 @@ def connection_error(host, exc):
     return GraphConnectionError(
         f"Could not reach {host} ({reason}): {hint}.", code=reason
     )
+
+
+# --- sending mail (Mail.Send): graph/send.py ------------------------------------------
+# Kept in one block at the end of the file on purpose (see graph/send.py).
+
+SEND_ROLE = "Mail.Send"
+
+
+class MissingSendPermission(AccessDenied):
+    """The app may not send from this mailbox: no Mail.Send application permission
+    (checked on the token before anything is created), or Graph answered 403
+    ErrorAccessDenied to a send (permission missing, or an access policy)."""
+
+
+class SendAsDenied(AccessDenied):
+    """403 ErrorSendAsDenied: the From address is not one the mailbox may send as."""
+
+
+class MessageTooLarge(GraphError):
+    """The message is over the maximum message size (Exchange Online: 35 MB unless
+    an administrator raised it), or Graph refused it as too large."""
+
+
+def missing_send_permission(client_id, mailbox, granted=None):
+    granted_text = (
+        f" (granted: {', '.join(sorted(granted)) or 'none'})"
+        if granted is not None
+        else ""
+    )
+    return MissingSendPermission(
+        f"Application {client_id} may not send mail as {mailbox}{granted_text}. Add "
+        f"Microsoft Graph > Application permissions > {SEND_ROLE} and click 'Grant "
+        "admin consent'; if an application access policy (or RBAC for Applications) "
+        "restricts the app, include this mailbox.",
+        code="ErrorAccessDenied" if granted is None else "MissingSendPermission",
+        status=403 if granted is None else None,
+    )
+
+
+def message_too_large(mailbox, size=None, limit=None, status=None, code=None):
+    measured = f" ({size:,} bytes; the limit is {limit:,})" if size and limit else ""
+    return MessageTooLarge(
+        f"The mail is too large to send from {mailbox}{measured}. Exchange Online "
+        "accepts 35 MB per message unless an administrator raised the mailbox's "
+        "maximum send size (up to 150 MB); send smaller attachments or a link.",
+        code=code or "ErrorMessageSizeExceeded",
+        status=status,
+    )
+
+
+def for_send(error, mailbox, client_id=None, sending=False):
+    """The send-specific exception for a GraphError raised while sending (or
+    preparing a send) from `mailbox`; other errors come back unchanged.
+
+    sending: the call was sendMail or messages/{id}/send, where 403 ErrorAccessDenied
+    means Mail.Send is missing (elsewhere it is Mail.ReadWrite or a policy)."""
+    kwargs = {
+        "code": error.code,
+        "status": error.status,
+        "request_id": error.request_id,
+    }
+    if error.code == "ErrorSendAsDenied":
+        return SendAsDenied(
+            f"Mailbox {mailbox} may not send with this From address: use the "
+            "mailbox's own address, or give the mailbox 'Send As' permission on the "
+            "address (Exchange admin center > Recipients > Mailboxes > Delegation).",
+            **kwargs,
+        )
+    if error.code == "ErrorMessageSizeExceeded" or error.status == 413:
+        return message_too_large(mailbox, status=error.status, code=error.code)
+    if sending and error.status == 403 and not isinstance(error, MissingSendPermission):
+        exc = missing_send_permission(client_id or "the application", mailbox)
+        exc.code, exc.status, exc.request_id = error.code, 403, error.request_id
+        return exc
+    return error
