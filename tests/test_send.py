@@ -3,8 +3,10 @@ exactly-once MailSender (mail_scanner_oauth2/graph/send.py)."""
 
 import base64
 import email
+import logging
 import math
 import random
+import re
 import uuid
 from email import policy
 
@@ -142,6 +144,23 @@ def test_ten_megabyte_attachment_goes_through_an_upload_session(
     # The draft itself fit in one request: the small attachment stayed in it.
     [draft_post] = rows(emulator, "POST", f"/users/{mailbox.address}/messages")[:1]
     assert draft_post.status == 201
+
+
+def test_upload_credential_never_reaches_a_log(emulator, mailbox, sender, caplog):
+    """The uploadUrl carries its credential in the query: urllib3's request and
+    retry log lines show it hidden."""
+    caplog.set_level(logging.DEBUG)
+    emulator.faults.script(["503"], path_contains="/AttachmentSessions(")
+    mime = reply_mime(mailbox, attachments=[("f.bin", blob(4 * MB, seed=9))])
+
+    sender.send_mime(mailbox.address, mime)
+
+    assert len(mailbox.messages("sentitems")) == 1
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "authtoken=***" in logged
+    assert re.search(r"authtoken=(?!\*\*\*)", logged) is None
+    puts = rows(emulator, "PUT", "/AttachmentSessions(")
+    assert [r.status for r in puts] == [503, 200, 201]
 
 
 def test_detach_keeps_small_attachments_and_the_text():

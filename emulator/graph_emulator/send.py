@@ -362,10 +362,10 @@ class SendApi:
         too_large = self.body_too_large(req)
         if too_large is not None:
             return too_large
-        problem = _range_problem(req, session, self.emu.upload_range_error_status)
-        if problem is not None:
-            return graph_error(*problem, req)
-        with self.emu.lock:
+        with self.emu.lock:  # ranges of one session are taken one at a time
+            problem = _range_problem(req, session, self.emu.upload_range_error_status)
+            if problem is not None:
+                return graph_error(*problem, req)
             session.received += req.body
             msg = session.mailbox.find_message(session.message_id)
             if msg is None:

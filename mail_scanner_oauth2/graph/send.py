@@ -48,6 +48,24 @@ DEFAULT_MAX_MESSAGE_SIZE = 35 * 1024 * 1024  # Exchange Online's default send li
 SEND_ATTEMPTS = 3
 STATE_SELECT = "id,isDraft,internetMessageId,parentFolderId"
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+_AUTHTOKEN = re.compile(r"(authtoken=)[^&\s'\"]+", re.I)
+
+
+class _HideUploadToken(logging.Filter):
+    """urllib3 logs request URLs (at DEBUG, and in its retry warnings); an upload URL
+    carries a credential in its query string, which must never reach a log."""
+
+    def filter(self, record):
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _AUTHTOKEN.sub(r"\1***", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(_HideUploadToken())
 
 
 @dataclass(frozen=True)
