@@ -32,6 +32,19 @@ def _load_graph_client():
 mail_scanner_graph = _load_graph_client()
 
 
+# Emulator knobs of the send side (tests/test_send.py) put back after each test.
+SEND_KNOBS = (
+    "max_request_body",
+    "request_too_large_status",
+    "max_message_size",
+    "upload_session_min_size",
+    "upload_session_lifetime",
+    "upload_range_error_status",
+    "upload_rejects_bearer",
+    "replace_message_id",
+)
+
+
 @pytest.fixture(scope="session")
 def emulator():
     from graph_emulator import Emulator  # noqa: PLC0415
@@ -53,7 +66,12 @@ def _reset_emulator(request):
         emu.faults.retry_after,
         emu.faults.slow_seconds,
     )
+    send_knobs = {name: getattr(emu, name) for name in SEND_KNOBS}
     yield
+    for name, value in send_knobs.items():
+        setattr(emu, name, value)
+    emu.undeliverable.clear()
+    emu.outbound.clear()
     emu.faults.clear()
     (
         emu.max_in_flight,

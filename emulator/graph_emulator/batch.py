@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .faults import GENERIC
 from .log import LoggedRequest
-from .wire import Ctx, Req, Resp, graph_error, json_resp
+from .wire import Ctx, DropConnection, Req, Resp, graph_error, json_resp
 
 MAX_REQUESTS = 20
 ENTRY_CONCURRENCY = 4
@@ -138,6 +138,8 @@ def handle_batch(api, req, ctx):
             return resp
     faulty_entry = _pick_faulty_entry(emu, entries) if fault == "429-entry" else None
     results = _run(api, ctx, entries, faulty_entry)
+    if fault == "lost":  # every entry ran, the answer never reaches the client
+        raise DropConnection("lost")
     body = {
         "responses": [_entry_json(str(e["id"]), results[str(e["id"])]) for e in entries]
     }

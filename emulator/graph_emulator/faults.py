@@ -4,10 +4,12 @@ import random as _random
 import threading
 from collections import Counter
 
-KINDS = ("429", "503", "504", "slow", "drop", "410", "429-entry")
+KINDS = ("429", "503", "504", "slow", "drop", "lost", "410", "429-entry")
 # Kinds that make sense on any request; "410" needs a delta token and "429-entry"
 # a $batch, so the caller says which extra kinds its request can take.
-GENERIC = frozenset(("429", "503", "504", "slow", "drop"))
+# "drop" closes the connection before the request is handled; "lost" handles it
+# (a send is sent, a draft created) and then closes the connection unanswered.
+GENERIC = frozenset(("429", "503", "504", "slow", "drop", "lost"))
 
 
 class Faults:

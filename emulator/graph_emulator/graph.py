@@ -29,6 +29,7 @@ from .wire import (
 
 READ_ROLES = ("Mail.Read", "Mail.ReadWrite")
 WRITE_ROLES = ("Mail.ReadWrite",)
+SEND_ROLES = ("Mail.Send",)
 ACCESS_DENIED = "Access is denied. Check credentials and try again."
 WWW_AUTHENTICATE = (
     'Bearer realm="", '
@@ -88,6 +89,15 @@ class GraphApi:
                 ("GET", _U + _M + _A + r"/\$value", self.get_attachment_value, "read"),
             )
         ]
+        # Sending (sendMail, drafts, upload sessions) lives in send.py, which builds
+        # on this module: imported here, once this module is complete.
+        from .send import SendApi  # noqa: PLC0415
+
+        self.sender = SendApi(self)
+        self.routes += [
+            (method, re.compile(pattern + "$", re.I), handler, access)
+            for method, pattern, handler, access in self.sender.routes()
+        ]
 
     # -- entry points ------------------------------------------------------
     def handle(self, req: Req) -> Resp:
@@ -95,6 +105,9 @@ class GraphApi:
         ctx, failure = self.authenticate(req)
         if failure is not None:
             return failure
+        too_large = self.sender.body_too_large(req)
+        if too_large is not None:
+            return too_large
         if _relative(req.path).lower() == "/$batch":
             if req.method != "POST":
                 return graph_error(
@@ -214,6 +227,8 @@ class GraphApi:
         except QueryError as err:
             resp = graph_error(400, err.code, err.message, req)
         resp.fault = fault
+        if fault == "lost":  # done, but the answer never reaches the client
+            raise DropConnection("lost")
         return resp
 
     def _match(self, method, path):
@@ -244,7 +259,7 @@ class GraphApi:
                 req,
             )
         roles = set(ctx.claims.get("roles") or ())
-        needed = WRITE_ROLES if access == "write" else READ_ROLES
+        needed = {"write": WRITE_ROLES, "send": SEND_ROLES}.get(access, READ_ROLES)
         if not ctx.app.may_access(mailbox) or not roles & set(needed):
             return None, graph_error(403, "ErrorAccessDenied", ACCESS_DENIED, req)
         return mailbox, None
@@ -264,6 +279,8 @@ class GraphApi:
         faults = self.emu.faults
         if kind == "slow":
             time.sleep(faults.slow_seconds)
+            return None
+        if kind == "lost":  # the caller answers, then drops the connection
             return None
         if kind == "drop":
             raise DropConnection()

@@ -125,7 +125,7 @@ def _property(msg, name, body_type):
         "isDeliveryReceiptRequested": lambda: False,
         "isReadReceiptRequested": lambda: False,
         "isRead": lambda: msg.is_read,
-        "isDraft": lambda: False,
+        "isDraft": lambda: getattr(msg, "is_draft", False),  # set by send.py
         "webLink": lambda: (
             "https://outlook.office365.com/owa/?ItemID="
             + quote(msg.rest_id, safe="")

@@ -90,6 +90,17 @@ class Emulator(RealismMixin):
         self.folder_exists_status = 409
         self.app_not_found_status = 400
         self.invalid_user_status = 404
+        # Sending mail (send.py, transport.py).
+        self.max_request_body = 4 * 1024 * 1024  # Graph's request-body limit
+        self.request_too_large_status = 413  # over it (413 documented for MIME)
+        self.max_message_size = 35 * 1024 * 1024  # Exchange Online's default
+        self.upload_session_min_size = 3 * 1024 * 1024  # smaller: attach by POST
+        self.upload_session_lifetime = 3600  # seconds an uploadUrl stays valid
+        self.upload_range_error_status = 416  # byte range out of order (unconfirmed)
+        self.upload_rejects_bearer = True  # a Graph token at the uploadUrl -> 401
+        self.replace_message_id = False  # True: Exchange's own Message-ID on mail
+        self.undeliverable = set()  # recipient addresses that bounce (NDR)
+        self.outbound = []  # OutboundMail that left the organisation
         self.faults = Faults()
         self.log = RequestLog()
         self.identity = Identity(self)
@@ -217,16 +228,17 @@ class Emulator(RealismMixin):
         req = Req(
             wz.method, wz.path, wz.args.to_dict(flat=True), headers, wz.get_data()
         )
-        resp = None
+        resp, dropped = None, "drop"
         try:
             resp = self._route(req)
-        except DropConnection:
+        except DropConnection as drop:
+            dropped = drop.args[0] if drop.args else "drop"
             self._drop(environ)
             raise ConnectionAbortedError(
                 "fault injection: connection dropped"
             ) from None
         finally:
-            self._log(req, resp, started)
+            self._log(req, resp, started, dropped)
         resp.headers.setdefault("request-id", new_request_id())
         if resp.status not in (204, 304):  # a length avoids chunked responses
             resp.headers["Content-Length"] = str(len(resp.body))
@@ -238,6 +250,8 @@ class Emulator(RealismMixin):
     def _route(self, req) -> Resp:
         if req.path.lower() == "/v1.0" or req.path.lower().startswith("/v1.0/"):
             return self.graph.handle(req)
+        if req.path.lower().startswith("/api/v2.0/"):  # uploadUrl (outlook.office.com)
+            return self.graph.sender.upload(req)
         for pattern, handler in (
             (_DISCOVERY, self._discovery),
             (_TOKEN, self._token),
@@ -264,8 +278,8 @@ class Emulator(RealismMixin):
         if fault == "slow":
             time.sleep(self.faults.slow_seconds)
             return None
-        if fault == "drop":
-            raise DropConnection()
+        if fault in ("drop", "lost"):
+            raise DropConnection(fault)
         status = {"429": 429, "503": 503, "504": 504}[fault]
         resp = self.identity.error(
             AadError(
@@ -320,7 +334,7 @@ class Emulator(RealismMixin):
         except OSError:
             pass
 
-    def _log(self, req, resp, started):
+    def _log(self, req, resp, started, dropped="drop"):
         batch_size = 0
         if (
             req.path.lower().endswith("/$batch")
@@ -338,7 +352,7 @@ class Emulator(RealismMixin):
                 mailbox=resp.mailbox if resp is not None else None,
                 in_batch=False,
                 batch_size=batch_size,
-                fault=resp.fault if resp is not None else "drop",
+                fault=resp.fault if resp is not None else dropped,
                 started=started,
                 duration=time.time() - started,
             )

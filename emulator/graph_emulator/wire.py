@@ -17,7 +17,10 @@ GRAPH_JSON = (
 
 
 class DropConnection(Exception):
-    """Raised by a handler to close the TCP connection without answering."""
+    """Raised by a handler to close the TCP connection without answering.
+
+    Its argument is the fault kind for the request log: "drop" (default) or "lost"
+    (the request was carried out before the connection was closed)."""
 
 
 @dataclass

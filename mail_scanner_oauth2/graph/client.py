@@ -667,24 +667,43 @@ class GraphMailClient:
         folder=None,
         prefer=None,
         stream=False,
+        *,
+        data=None,
+        content_type=None,
+        session=None,
     ):
         """One Graph call (urllib3 retries 429 / 5xx / network errors underneath).
         A 401 is retried once with a fresh token; other errors raise the mapped
-        GraphError. With stream=True the caller reads (and closes) the body."""
+        GraphError. With stream=True the caller reads (and closes) the body;
+        data + content_type send a raw body; session replaces the retrying one
+        (graph/send.py passes one that never repeats a send)."""
         self._check_same_origin(url)
-        response = self._send(method, url, json, prefer, stream)
+        body = {"json": json, "data": data, "content_type": content_type}
+        send = {"prefer": prefer, "session": session, "stream": stream}
+        response = self._send(method, url, **send, **body)
         if response.status_code == 401:
+            # Graph checks the token before doing anything: safe to send again.
             _logger.info("Graph answered 401: refreshing the access token once")
             response.close()
             self._tokens.invalidate()
-            response = self._send(method, url, json, prefer, stream)
+            response = self._send(method, url, **send, **body)
         if response.status_code >= 400:
             error = self._error_for(response, mailbox, folder)
             response.close()
             raise error
         return response
 
-    def _send(self, method, url, json, prefer, stream=False):
+    def _send(
+        self,
+        method,
+        url,
+        json=None,
+        prefer=None,
+        data=None,
+        content_type=None,
+        session=None,
+        stream=False,
+    ):
         preferences = (
             [prefer, IMMUTABLE_ID_PREFERENCE] if prefer else [IMMUTABLE_ID_PREFERENCE]
         )
@@ -693,11 +712,14 @@ class GraphMailClient:
             "Prefer": ", ".join(preferences),
             "Accept": "application/json",
         }
+        if content_type:
+            headers["Content-Type"] = content_type
         try:
-            response = self.session.request(
+            response = (session or self.session).request(
                 method,
                 url,
                 json=json,
+                data=data,
                 headers=headers,
                 timeout=self.timeout,
                 stream=stream,

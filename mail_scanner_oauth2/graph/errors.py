@@ -13,6 +13,9 @@ APP_REGISTRATION_HINT = "Azure portal > Microsoft Entra ID > App registrations"
 # HTTP statuses after which the same request may succeed later: urllib3 retries them
 # for plain calls, the $batch loop for entries, and the scanner only counts them.
 TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
+# Answers saying the server did NOT carry out the request: the only retries a
+# request that must not run twice (sending mail) may get.
+REFUSED_STATUSES = (429, 503)
 
 
 class GraphError(Exception):
@@ -301,3 +304,86 @@ def connection_error(host, exc):
     return GraphConnectionError(
         {"host": host, "exc_type": reason, "hint": {"key": hint}}, code=reason
     )
+
+
+# --- sending mail (Mail.Send): graph/send.py ------------------------------------------
+# Kept in one block at the end of the file on purpose (see graph/send.py).
+
+SEND_ROLE = "Mail.Send"
+
+
+class MissingSendPermission(AccessDenied):
+    """The app may not send from this mailbox: no Mail.Send application permission
+    (checked on the token before anything is created), or Graph answered 403
+    ErrorAccessDenied to a send (permission missing, or an access policy).
+    Params: app, mailbox, granted (when read from the token)."""
+
+    key = "missing_send_permission"
+
+
+class SendAsDenied(AccessDenied):
+    """403 ErrorSendAsDenied: the From address is not one the mailbox may send as."""
+
+    key = "send_as_denied"
+
+
+class MessageTooLarge(GraphError):
+    """The message is over the maximum message size (Exchange Online: 35 MB unless
+    an administrator raised it), or Graph refused it as too large. Params: mailbox,
+    size_mb, limit_mb."""
+
+    key = "message_too_large"
+
+
+class SendFailed(GraphError):
+    """Graph's answers left a send unfinished (params: mailbox, detail)."""
+
+    key = "send_failed"
+
+
+def missing_send_permission(client_id, mailbox, granted=None):
+    params = {"app": client_id, "mailbox": mailbox}
+    if granted is not None:
+        params["granted"] = ", ".join(sorted(granted)) or "-"
+    return MissingSendPermission(
+        params,
+        code="ErrorAccessDenied" if granted is None else "MissingSendPermission",
+        status=403 if granted is None else None,
+    )
+
+
+def _megabytes(size):
+    return round(size / 1024 / 1024, 1) if size else None
+
+
+def message_too_large(mailbox, size=None, limit=None, status=None, code=None):
+    params = {
+        "mailbox": mailbox,
+        "size_mb": _megabytes(size),
+        "limit_mb": _megabytes(limit),
+    }
+    return MessageTooLarge(
+        params, code=code or "ErrorMessageSizeExceeded", status=status
+    )
+
+
+def for_send(error, mailbox, client_id=None, sending=False):
+    """The send-specific exception for a GraphError raised while sending (or
+    preparing a send) from `mailbox`; other errors come back unchanged.
+
+    sending: the call was sendMail or messages/{id}/send, where 403 ErrorAccessDenied
+    means Mail.Send is missing (elsewhere it is Mail.ReadWrite or a policy)."""
+    kwargs = {
+        "code": error.code,
+        "status": error.status,
+        "request_id": error.request_id,
+    }
+    if error.code == "ErrorSendAsDenied":
+        return SendAsDenied({"mailbox": mailbox, **error.params}, **kwargs)
+    if error.code == "ErrorMessageSizeExceeded" or error.status == 413:
+        return message_too_large(mailbox, status=error.status, code=error.code)
+    if sending and error.status == 403 and not isinstance(error, MissingSendPermission):
+        exc = missing_send_permission(client_id or "the application", mailbox)
+        exc.code, exc.status, exc.request_id = error.code, 403, error.request_id
+        return exc
+    return error

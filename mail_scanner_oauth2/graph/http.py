@@ -19,7 +19,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ResponseError, SSLError
 from urllib3.util.retry import Retry
 
-from .errors import TRANSIENT_STATUSES
+from .errors import REFUSED_STATUSES, TRANSIENT_STATUSES
 
 
 class RequestCounter:
@@ -58,18 +58,23 @@ class BoundedRetry(Retry):
         self.started_at = started_at
 
     @classmethod
-    def from_policy(cls, policy):
+    def from_policy(cls, policy, repeatable=True):
+        """repeatable=False: for requests that must not run twice (sending mail).
+        They are retried only when they cannot have reached the server (connect
+        errors) or the server refused them (429, 503); never after a read error or
+        an ambiguous 5xx, when the server may have done the work."""
         return cls(
             total=max(policy.max_attempts - 1, 0),
             connect=None,
-            read=None,
+            read=None if repeatable else 0,
+            other=None if repeatable else 0,
             status=None,
             redirect=0,
-            # Every request we send is safe to repeat: reads, $batch of reads,
-            # PATCH isRead, and moves whose "already moved" answer the client
-            # handles per message.
+            # Every request of the reading client is safe to repeat: reads, $batch
+            # of reads, PATCH isRead, and moves whose "already moved" answer the
+            # client handles per message.
             allowed_methods=None,
-            status_forcelist=TRANSIENT_STATUSES,
+            status_forcelist=TRANSIENT_STATUSES if repeatable else REFUSED_STATUSES,
             backoff_factor=policy.backoff_factor,
             raise_on_status=False,
             raise_on_redirect=False,
@@ -150,13 +155,16 @@ class CountingAdapter(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
-def build_session(policy, verify=True):
-    """A retrying Session that ignores the environment (proxies, REQUESTS_CA_BUNDLE)."""
+def build_session(policy, verify=True, repeatable=True):
+    """A retrying Session that ignores the environment (proxies, REQUESTS_CA_BUNDLE).
+
+    repeatable=False builds the session for requests that must not run twice
+    (see BoundedRetry.from_policy)."""
     session = requests.Session()
     session.trust_env = False
     session.verify = verify
     adapter = CountingAdapter(
-        policy.counter, max_retries=BoundedRetry.from_policy(policy)
+        policy.counter, max_retries=BoundedRetry.from_policy(policy, repeatable)
     )
     session.mount("https://", adapter)
     session.mount("http://", adapter)

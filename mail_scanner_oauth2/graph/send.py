@@ -1,0 +1,532 @@
+"""Sending mail from a mailbox through Microsoft Graph (application permission
+Mail.Send), exactly once. Plain Python: no Odoo import.
+
+Graph has no idempotency key, and a send whose answer is lost may already be on its
+way. So a mail goes out in two steps that can be checked:
+
+1. a draft is created from the MIME (POST /users/{mailbox}/messages, the MIME in
+   base64 as text/plain). When that request would be over Graph's 4 MB limit, the
+   draft is created from the MIME without its largest attachments, which are then
+   added one by one: an upload session for 3 MB and more (byte ranges under 4 MB),
+   a JSON POST below that;
+2. the draft is sent (POST /users/{mailbox}/messages/{id}/send).
+
+Every request asks for immutable ids, so the draft keeps its id in Sent Items. After
+a lost answer to the send, GET that id says whether the mail went (no longer a
+draft, or gone while in transit) or is still a draft (send it again). POSTs go
+through their own session, which repeats a request only when it cannot have reached
+Graph (connect errors) or Graph refused it (429, 503), never after a read error.
+
+Across runs, record the draft's id from on_draft and pass it back as draft_id: the
+surest way to resume. Without it, retry=True looks for the mail by its Message-ID
+(a sent copy anywhere in the mailbox means it went; unfinished drafts are deleted
+and the mail is created again). That lookup cannot find mail whose Message-ID
+Exchange replaced, nor mail still in transit.
+"""
+
+import base64
+import logging
+import re
+from dataclasses import dataclass
+from email import policy
+from email.parser import BytesHeaderParser, BytesParser
+from urllib.parse import quote, urlencode, urlsplit
+
+from . import errors
+from .auth import token_roles
+from .http import build_session
+
+_logger = logging.getLogger(__name__)
+
+# Graph's request-body limit is "4 MB": the smaller reading, so either one works.
+MAX_REQUEST_BYTES = 4_000_000
+# createUploadSession takes files of 3 MB and more; smaller ones go by JSON POST.
+UPLOAD_SESSION_MIN = 3_000_000
+UPLOAD_CHUNK = 3 * 1024 * 1024  # byte ranges "under 4 MB"
+MAX_ATTACHMENT = 150 * 1024 * 1024
+DEFAULT_MAX_MESSAGE_SIZE = 35 * 1024 * 1024  # Exchange Online's default send limit
+SEND_ATTEMPTS = 3
+STATE_SELECT = "id,isDraft,internetMessageId,parentFolderId"
+_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+_AUTHTOKEN = re.compile(r"(authtoken=)[^&\s'\"]+", re.I)
+
+
+class _HideUploadToken(logging.Filter):
+    """urllib3 logs request URLs (at DEBUG, and in its retry warnings); an upload URL
+    carries a credential in its query string, which must never reach a log."""
+
+    def filter(self, record):
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _AUTHTOKEN.sub(r"\1***", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(_HideUploadToken())
+
+
+@dataclass(frozen=True)
+class Draft:
+    id: str  # immutable id: the same once the mail is in Sent Items
+    internet_message_id: str | None
+
+
+@dataclass(frozen=True)
+class SentMail:
+    id: str | None
+    internet_message_id: str | None
+    already_sent: bool = False  # True: an earlier call had sent it
+
+
+@dataclass(frozen=True)
+class DetachedAttachment:
+    name: str
+    content_type: str
+    content: bytes
+    is_inline: bool = False
+    content_id: str | None = None
+
+
+def has_send_role(access_token):
+    """True / False whether the token carries Mail.Send; None when it is not a
+    readable JWT (then only Graph can tell)."""
+    roles = token_roles(access_token)
+    return None if roles is None else errors.SEND_ROLE in roles
+
+
+def message_id_of(mime):
+    """The Message-ID of a MIME message (with its angle brackets), or None."""
+    headers = BytesHeaderParser(policy=policy.default).parsebytes(bytes(mime))
+    try:
+        found = _MESSAGE_ID.search(str(headers.get("Message-ID") or ""))
+    except (TypeError, ValueError):  # a header Python cannot parse
+        return None
+    return found.group(0) if found else None
+
+
+class MailSender:
+    """Sends MIME mail from mailboxes with a GraphMailClient's token and settings."""
+
+    def __init__(
+        self,
+        client,
+        max_message_size=DEFAULT_MAX_MESSAGE_SIZE,
+        max_request_bytes=MAX_REQUEST_BYTES,
+        upload_chunk=UPLOAD_CHUNK,
+        send_attempts=SEND_ATTEMPTS,
+    ):
+        self.client = client
+        self.max_message_size = max_message_size
+        self.max_request_bytes = max_request_bytes
+        self.upload_chunk = min(upload_chunk, max_request_bytes)
+        self.send_attempts = max(1, send_attempts)
+        # Same retry budget and request counter, but never repeats what may have
+        # been done (see module docstring).
+        self.session = build_session(
+            client.policy, verify=client.session.verify, repeatable=False
+        )
+
+    def close(self):
+        self.session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- the whole send -------------------------------------------------------------
+
+    def send_mime(self, mailbox, mime, *, retry=False, draft_id=None, on_draft=None):
+        """Send the RFC 822 message `mime` from `mailbox`, exactly once.
+
+        draft_id: the id on_draft recorded in an earlier call (resumes it).
+        retry: an earlier call may have sent it; look for it by Message-ID first.
+        on_draft(Draft): called once the draft is complete, before it is sent.
+        Returns SentMail; raises MessageTooLarge, MissingSendPermission,
+        SendAsDenied, MailboxNotFound, or a transient error (Throttled,
+        ServiceUnavailable, GraphConnectionError: try again later, with draft_id)."""
+        mime = bytes(mime)
+        if len(mime) > self.max_message_size:
+            raise errors.message_too_large(mailbox, len(mime), self.max_message_size)
+        self.check_send_permission(mailbox)
+        message_id = message_id_of(mime)
+        if draft_id:
+            return self._resume_draft(mailbox, draft_id, message_id)
+        if retry and message_id:
+            found = self._resume_by_message_id(mailbox, message_id)
+            if found is not None:
+                return found
+        draft = self.create_draft(mailbox, mime)
+        if on_draft is not None:
+            on_draft(draft)
+        return self.send_draft(mailbox, draft)
+
+    def check_send_permission(self, mailbox):
+        """Raise MissingSendPermission when the token lacks Mail.Send (before any
+        draft is created)."""
+        token = self.client.acquire_token()
+        if has_send_role(token) is False:
+            raise errors.missing_send_permission(
+                self.client.client_id, mailbox, granted=token_roles(token)
+            )
+
+    # --- step 1: the draft ----------------------------------------------------------
+
+    def create_draft(self, mailbox, mime):
+        """A complete draft of `mime` in the mailbox's Drafts (attachments added)."""
+        mime = bytes(mime)
+        encoded, message_id = base64.b64encode(mime), message_id_of(mime)
+        if len(encoded) <= self.max_request_bytes:
+            return self._post_draft(mailbox, encoded, message_id)
+        reduced, detached = detach_attachments(mime, self.max_request_bytes)
+        draft = self._post_draft(mailbox, base64.b64encode(reduced), message_id)
+        try:
+            for attachment in detached:
+                self.add_attachment(mailbox, draft.id, attachment)
+        except BaseException:
+            self._discard_quietly(mailbox, draft.id)  # never send it half-built
+            raise
+        return draft
+
+    def _post_draft(self, mailbox, encoded, message_id):
+        """POST the draft. After a lost or ambiguous answer, a draft with this
+        Message-ID is taken rather than a second one made; none found, the POST is
+        tried again (only when the Message-ID makes the check possible)."""
+        last = None
+        for _attempt in range(self.send_attempts):
+            try:
+                item = self._post(
+                    mailbox,
+                    _path(mailbox, "messages"),
+                    data=encoded,
+                    content_type="text/plain",
+                ).json()
+                return Draft(item["id"], item.get("internetMessageId"))
+            except (errors.GraphConnectionError, errors.ServiceUnavailable) as exc:
+                last = exc
+            drafts = [c for c in self._copies(mailbox, message_id) if c.get("isDraft")]
+            if drafts:
+                return Draft(drafts[0]["id"], drafts[0].get("internetMessageId"))
+            if not message_id or last.status == 503:  # no check possible / refused
+                break
+        raise last
+
+    def add_attachment(self, mailbox, draft_id, attachment):
+        """Add a DetachedAttachment to a draft: upload session from 3 MB, else POST."""
+        size = len(attachment.content)
+        if size > MAX_ATTACHMENT:
+            raise errors.message_too_large(mailbox, size, MAX_ATTACHMENT)
+        if size >= UPLOAD_SESSION_MIN:
+            try:
+                return self._upload(mailbox, draft_id, attachment)
+            except errors.GraphError as exc:
+                # Graph's "3 MB" may be MiB: a file in between goes by POST.
+                if exc.code != "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize":
+                    raise
+        item = {
+            "@odata.type": "#microsoft.graph.fileAttachment",
+            "name": attachment.name,
+            "contentType": attachment.content_type,
+            "contentBytes": base64.b64encode(attachment.content).decode("ascii"),
+            "isInline": attachment.is_inline,
+        }
+        if attachment.content_id:
+            item["contentId"] = attachment.content_id
+        return self._post(
+            mailbox, _path(mailbox, "messages", draft_id, "attachments"), json=item
+        )
+
+    def _upload(self, mailbox, draft_id, attachment):
+        item = {
+            "attachmentType": "file",
+            "name": attachment.name,
+            "size": len(attachment.content),
+            "contentType": attachment.content_type,
+            "isInline": attachment.is_inline,
+        }
+        if attachment.content_id:
+            item["contentId"] = attachment.content_id
+        session = self._post(
+            mailbox,
+            _path(mailbox, "messages", draft_id, "attachments", "createUploadSession"),
+            json={"AttachmentItem": item},
+        ).json()
+        upload_url = session.get("uploadUrl") or ""
+        if urlsplit(upload_url).scheme != "https":
+            raise errors.SendFailed(
+                {"mailbox": mailbox, "detail": "no usable upload URL"},
+                code="InvalidUploadUrl",
+            )
+        content, start = attachment.content, 0
+        while start < len(content):
+            end = min(start + self.upload_chunk, len(content)) - 1
+            response = self._put_range(mailbox, upload_url, content, start, end)
+            if response.status_code == 201:
+                return response
+            start = _next_start(_json(response), start)
+        raise errors.SendFailed(
+            {
+                "mailbox": mailbox,
+                "detail": f"the upload of {attachment.name} was never confirmed",
+            },
+            code="UploadIncomplete",
+        )
+
+    def _put_range(self, mailbox, upload_url, content, start, end):
+        """PUT one byte range to the pre-authenticated upload URL: no Authorization
+        header (a Graph token there is refused), and the URL (it holds a credential)
+        is never logged."""
+        headers = {
+            "Content-Range": f"bytes {start}-{end}/{len(content)}",
+            "Content-Type": "application/octet-stream",
+        }
+        try:
+            response = self.session.put(
+                upload_url,
+                data=content[start : end + 1],
+                headers=headers,
+                timeout=self.client.timeout,
+            )
+        except OSError as exc:
+            raise errors.connection_error(urlsplit(upload_url).hostname, exc) from None
+        if response.status_code >= 400:
+            error = errors.from_graph_response(
+                response.status_code,
+                _json(response),
+                mailbox,
+                request_id=response.headers.get("request-id"),
+            )
+            raise errors.for_send(error, mailbox)
+        return response
+
+    # --- step 2: the send -----------------------------------------------------------
+
+    def send_draft(self, mailbox, draft):
+        """Send a complete draft exactly once: after a lost or ambiguous answer, the
+        draft's state decides whether to send again."""
+        last = None
+        for _attempt in range(self.send_attempts):
+            try:
+                self._post(
+                    mailbox, _path(mailbox, "messages", draft.id, "send"), sending=True
+                )
+                return SentMail(draft.id, draft.internet_message_id)
+            except (
+                errors.GraphConnectionError,
+                errors.ServiceUnavailable,
+                errors.Throttled,
+            ) as exc:
+                last = exc
+            state, item = self.draft_state(mailbox, draft.id)
+            if state != "draft":
+                _logger.info("send of %s: answer lost, but it went", draft.id)
+                found = (item or {}).get("internetMessageId")
+                return SentMail(draft.id, found or draft.internet_message_id)
+            if last.status in (429, 503):  # refused, and its retries are spent
+                break
+        raise last
+
+    def draft_state(self, mailbox, message_id):
+        """("draft" | "sent" | "gone", item or None) for a message id. "gone": no
+        such item, which for a draft we made means it is in transit or was sent
+        and its copy not yet filed (or a person deleted it)."""
+        url = self.client.url(
+            f"{_path(mailbox, 'messages', message_id)}?$select={STATE_SELECT}"
+        )
+        try:
+            item = self._get(mailbox, url)
+        except errors.ItemNotFound:
+            return "gone", None
+        return ("draft" if item.get("isDraft") else "sent"), item
+
+    # --- resuming -------------------------------------------------------------------
+
+    def _resume_draft(self, mailbox, draft_id, message_id):
+        state, item = self.draft_state(mailbox, draft_id)
+        if state == "draft":
+            return self.send_draft(
+                mailbox, Draft(draft_id, item.get("internetMessageId") or message_id)
+            )
+        if state == "gone":
+            # A recorded draft disappears by being sent (its Sent Items copy can take
+            # a while) or by a person deleting it; sending again could deliver twice.
+            _logger.warning(
+                "draft %s of %s is gone: counted as sent", draft_id, mailbox
+            )
+            return SentMail(draft_id, message_id, already_sent=True)
+        return SentMail(
+            draft_id, item.get("internetMessageId") or message_id, already_sent=True
+        )
+
+    def _resume_by_message_id(self, mailbox, message_id):
+        copies = self._copies(mailbox, message_id)
+        sent = [c for c in copies if not c.get("isDraft")]
+        if sent:
+            return SentMail(
+                sent[0]["id"], sent[0].get("internetMessageId"), already_sent=True
+            )
+        for draft in copies:  # left by an earlier attempt, maybe half-built
+            self._discard_quietly(mailbox, draft["id"])
+        return None
+
+    def find_copies(self, mailbox, internet_message_id):
+        """Messages of the mailbox (any folder, Drafts and Sent Items included) with
+        this internetMessageId: [{"id", "isDraft", "internetMessageId",
+        "parentFolderId"}]."""
+        return self._copies(mailbox, internet_message_id)
+
+    def _copies(self, mailbox, internet_message_id):
+        if not internet_message_id:
+            return []
+        literal = internet_message_id.replace("'", "''")
+        query = urlencode(
+            {
+                "$filter": f"internetMessageId eq '{literal}'",
+                "$select": STATE_SELECT,
+            },
+            quote_via=quote,
+            safe="$,",
+        )
+        url = self.client.url(f"{_path(mailbox, 'messages')}?{query}")
+        return list(self._get(mailbox, url).get("value") or [])
+
+    def _discard_quietly(self, mailbox, message_id):
+        try:
+            self.client.request(
+                "DELETE",
+                self.client.url(_path(mailbox, "messages", message_id)),
+                mailbox=mailbox,
+            )
+        except errors.GraphError as exc:
+            _logger.warning(
+                "could not delete draft %s of %s: %s", message_id, mailbox, exc
+            )
+
+    # --- requests -------------------------------------------------------------------
+
+    def _post(
+        self, mailbox, path, *, json=None, data=None, content_type=None, sending=False
+    ):
+        """A POST that must not run twice: through the non-repeating session, errors
+        mapped to the send-specific exceptions."""
+        try:
+            return self.client.request(
+                "POST",
+                self.client.url(path),
+                json=json,
+                data=data,
+                content_type=content_type,
+                mailbox=mailbox,
+                session=self.session,
+            )
+        except errors.GraphError as exc:
+            mapped = errors.for_send(exc, mailbox, self.client.client_id, sending)
+            if mapped is exc:
+                raise
+            raise mapped from None
+
+    def _get(self, mailbox, url):
+        try:
+            return self.client.get_json(url, mailbox=mailbox)
+        except errors.GraphError as exc:
+            mapped = errors.for_send(exc, mailbox, self.client.client_id)
+            if mapped is exc:
+                raise
+            raise mapped from None
+
+
+# --- MIME ---------------------------------------------------------------------------
+
+
+def detach_attachments(mime, max_request_bytes):
+    """(MIME without its largest attachments, [DetachedAttachment]) so that the rest,
+    base64-encoded, fits in one request. Attached messages (message/rfc822) stay."""
+    msg = BytesParser(policy=policy.default).parsebytes(bytes(mime))
+    candidates = sorted(
+        _attachment_parts(msg),
+        key=lambda pair: len(pair[1].get_payload(decode=True) or b""),
+        reverse=True,
+    )
+    detached = []
+    for parent, part in candidates:
+        if _encoded_size(msg) <= max_request_bytes:
+            break
+        detached.append(_detached(part))
+        parent.set_payload([p for p in parent.get_payload() if p is not part])
+    reduced = msg.as_bytes(policy=policy.SMTP)
+    if len(base64.b64encode(reduced)) > max_request_bytes:
+        raise errors.MessageTooLarge(
+            {"size_mb": round(len(reduced) / 1024 / 1024, 1), "limit_mb": 4},
+            key="text_too_large",
+            code="RequestEntityTooLarge",
+        )
+    return reduced, detached
+
+
+def _encoded_size(msg):
+    return (len(msg.as_bytes(policy=policy.SMTP)) + 2) // 3 * 4
+
+
+def _attachment_parts(parent):
+    """(parent, part) for every file-like leaf under a multipart."""
+    for part in parent.iter_parts():
+        if part.get_content_maintype() == "multipart":
+            yield from _attachment_parts(part)
+        elif part.get_content_maintype() != "message" and _is_file(part):
+            yield parent, part
+
+
+def _is_file(part):
+    if part.get_content_disposition() == "attachment" or part.get_filename():
+        return True
+    return part.get_content_maintype() != "text" and part.get("Content-ID") is not None
+
+
+def _detached(part):
+    content_id = str(part.get("Content-ID") or "").strip().strip("<>") or None
+    return DetachedAttachment(
+        name=part.get_filename() or "attachment",
+        content_type=part.get_content_type(),
+        content=part.get_payload(decode=True) or b"",
+        is_inline=part.get_content_disposition() == "inline"
+        or (part.get_content_disposition() is None and content_id is not None),
+        content_id=content_id,
+    )
+
+
+# --- helpers ------------------------------------------------------------------------
+
+
+def _path(mailbox, *parts):
+    # '@' and '=' are legal in a path segment and appear in UPNs and ids.
+    return "/users/" + "/".join(quote(str(p), safe="@=") for p in (mailbox, *parts))
+
+
+def _json(response):
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _next_start(body, current):
+    """Where the next byte range starts, from nextExpectedRanges: Outlook answers
+    ["2097152"], OneDrive-style servers ["2097152-"] or ["2097152-3000000"]."""
+    ranges = (body or {}).get("nextExpectedRanges") or (body or {}).get(
+        "NextExpectedRanges"
+    )
+    try:
+        start = int(str(ranges[0]).split("-", 1)[0])
+    except (TypeError, ValueError, IndexError):
+        start = None
+    if start is None or start <= current:
+        raise errors.SendFailed(
+            {"detail": f"upload stalled (next expected: {ranges!r})"},
+            code="UploadStalled",
+        )
+    return start
