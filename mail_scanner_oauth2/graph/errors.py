@@ -325,3 +325,71 @@ def connection_error(host, exc):
     return GraphConnectionError(
         f"Could not reach {host} ({reason}): {hint}.", code=reason
     )
+
+
+# --- change notifications (subscriptions) ----------------------------------------
+# Appended block: used by graph/subscriptions.py.
+
+
+class SubscriptionError(GraphError):
+    """Graph refused a subscription call. ``graph_message``: Graph's own words."""
+
+    def __init__(self, message, graph_message="", **kwargs):
+        super().__init__(message, **kwargs)
+        self.graph_message = graph_message
+
+
+class SubscriptionValidationFailed(SubscriptionError):
+    """The notification (or lifecycle) URL did not pass Graph's validation handshake."""
+
+
+class SubscriptionNotFound(SubscriptionError):
+    """The subscription expired, was removed by Graph, or was deleted."""
+
+
+class InvalidNotification(ValueError):
+    """A body POSTed to the notification endpoint is not a Graph notification we
+    accept (too large, not JSON, wrong shape). The text never quotes the body."""
+
+
+def subscription_error(exc, action, endpoint=None):
+    """The exception for a failed subscription call, keeping Graph's words.
+
+    exc: the GraphError raised by GraphMailClient.request (it carries
+    ``graph_message``); action: what was attempted ("create", "renew", ...);
+    endpoint: the notification URL without its query (for validation failures).
+    Transient and permission errors are returned unchanged: their messages already
+    say what to do."""
+    said = getattr(exc, "graph_message", "") or ""
+    kwargs = {"code": exc.code, "status": exc.status, "request_id": exc.request_id}
+    if exc.status == 400 and (
+        exc.code == "ValidationError" or said.startswith("Subscription validation")
+    ):
+        where = f" {endpoint}" if endpoint else ""
+        return SubscriptionValidationFailed(
+            f"Microsoft Graph could not validate the notification URL{where}: "
+            f'"{said}" The URL must be reachable from the internet over HTTPS with a '
+            "publicly trusted certificate, and answer Graph's validation request "
+            "within 10 seconds.",
+            graph_message=said,
+            **kwargs,
+        )
+    if exc.status == 404 and action != "create":
+        return SubscriptionNotFound(
+            "The change-notification subscription no longer exists (it expired or "
+            "Microsoft Graph removed it); create a new one." + _said(said),
+            graph_message=said,
+            **kwargs,
+        )
+    if exc.status in (400, 404):
+        return SubscriptionError(
+            f"Microsoft Graph refused to {action} the change-notification "
+            f"subscription ({exc.code or f'HTTP {exc.status}'}).{_said(said)}",
+            graph_message=said,
+            **kwargs,
+        )
+    return exc
+
+
+def _said(graph_message):
+    return f' Graph said: "{graph_message}"' if graph_message else ""
