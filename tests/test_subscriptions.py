@@ -204,7 +204,7 @@ def test_create_validates_both_urls_and_returns_the_subscription(
     emulator, manager, mailbox, receiver, app
 ):
     before = datetime.now(UTC)
-    sub = manager.create(
+    sub = manager.subscribe(
         mailbox.address,
         "inbox",
         receiver.url(),
@@ -246,7 +246,7 @@ def test_failed_validation_quotes_graph_and_creates_nothing(
 ):
     receiver.validation = mode
     with pytest.raises(errors.SubscriptionValidationFailed) as caught:
-        manager.create(mailbox.address, "inbox", receiver.url("/notify?k=v"), SECRET)
+        manager.subscribe(mailbox.address, "inbox", receiver.url("/notify?k=v"), SECRET)
 
     exc = caught.value
     assert exc.status == 400
@@ -263,7 +263,7 @@ def test_slow_endpoint_times_out_validation(
     receiver.validation_delay = 1.0
     started = time.monotonic()
     with pytest.raises(errors.SubscriptionValidationFailed) as caught:
-        manager.create(mailbox.address, "inbox", receiver.url(), SECRET)
+        manager.subscribe(mailbox.address, "inbox", receiver.url(), SECRET)
     assert time.monotonic() - started < 0.9
     assert caught.value.graph_message == "Subscription validation request timed out."
     assert caught.value.code == "InvalidRequest"
@@ -275,7 +275,9 @@ def test_unreachable_endpoint_fails_validation(emulator, manager, mailbox):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(errors.SubscriptionValidationFailed) as caught:
-        manager.create(mailbox.address, "inbox", f"http://127.0.0.1:{port}/n", SECRET)
+        manager.subscribe(
+            mailbox.address, "inbox", f"http://127.0.0.1:{port}/n", SECRET
+        )
     assert "must respond with 200 OK" in caught.value.graph_message
 
 
@@ -284,7 +286,7 @@ def test_lifecycle_url_is_validated_too(emulator, manager, mailbox, receiver):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(errors.SubscriptionValidationFailed):
-        manager.create(
+        manager.subscribe(
             mailbox.address,
             "inbox",
             receiver.url(),
@@ -300,7 +302,7 @@ def test_http_endpoint_refused_unless_the_knob_allows_it(
 ):
     service.require_https = True
     with pytest.raises(errors.SubscriptionError) as caught:
-        manager.create(mailbox.address, "inbox", receiver.url(), SECRET)
+        manager.subscribe(mailbox.address, "inbox", receiver.url(), SECRET)
     assert not isinstance(caught.value, errors.SubscriptionValidationFailed)
     assert (
         caught.value.graph_message == "NotificationUrl scheme='http' is not supported."
@@ -317,7 +319,7 @@ def test_https_endpoint_end_to_end(emulator, service, manager, mailbox, tmp_path
     service.notification_verify = str(tmp_path / "ca.pem")
     endpoint = Receiver(tls=ctx)
     try:
-        sub = manager.create(mailbox.address, "inbox", endpoint.url(), SECRET)
+        sub = manager.subscribe(mailbox.address, "inbox", endpoint.url(), SECRET)
         (msg,) = deliver(mailbox)
         assert service.wait_idle()
         assert [i["resourceData"]["id"] for i in endpoint.items()] == [msg.immutable_id]
@@ -343,7 +345,7 @@ def test_expiration_limits(emulator, service, manager, tenant, app, mailbox, rec
     assert past.status_code == 400
     assert receiver.validations == []  # refused before any validation request
     # The client never asks for more than the maximum, whatever it is told.
-    sub = manager.create(
+    sub = manager.subscribe(
         mailbox.address, "inbox", receiver.url(), SECRET, minutes=10**6
     )
     assert sub.expiration < datetime.now(UTC) + timedelta(minutes=10080)
@@ -399,7 +401,7 @@ def test_permissions(emulator, service, tenant, mailbox, receiver):
         app = tenant.add_app(roles=roles, allowed_mailboxes=allowed)
         client = make_client(emulator, tenant, app)
         try:
-            return subs.MailSubscriptions(client).create(
+            return subs.MailSubscriptions(client).subscribe(
                 mailbox.address, "inbox", receiver.url(), SECRET
             )
         finally:
@@ -420,7 +422,9 @@ def test_permissions(emulator, service, tenant, mailbox, receiver):
 
 
 def test_get_renew_delete(emulator, manager, mailbox, receiver):
-    sub = manager.create(mailbox.address, "inbox", receiver.url(), SECRET, minutes=30)
+    sub = manager.subscribe(
+        mailbox.address, "inbox", receiver.url(), SECRET, minutes=30
+    )
     assert manager.get(sub.id) == sub
     validations = len(receiver.validations)
 
@@ -453,7 +457,9 @@ def test_get_renew_delete(emulator, manager, mailbox, receiver):
 def test_renewal_over_the_maximum_and_failed_validation(
     emulator, tenant, app, manager, mailbox, receiver
 ):
-    sub = manager.create(mailbox.address, "inbox", receiver.url(), SECRET, minutes=30)
+    sub = manager.subscribe(
+        mailbox.address, "inbox", receiver.url(), SECRET, minutes=30
+    )
     graph = raw_graph(emulator, tenant, app)
     far = (datetime.now(UTC) + timedelta(minutes=10100)).isoformat()
     resp = graph.patch(f"/subscriptions/{sub.id}", json={"expirationDateTime": far})
@@ -470,7 +476,7 @@ def test_transient_errors_on_subscription_calls_are_retried(
     emulator, manager, mailbox, receiver
 ):
     emulator.faults.script(["503", "429"], path_contains="/subscriptions")
-    sub = manager.create(mailbox.address, "inbox", receiver.url(), SECRET)
+    sub = manager.subscribe(mailbox.address, "inbox", receiver.url(), SECRET)
     assert [r.status for r in emulator.log.select(path_contains="/subscriptions")] == [
         503,
         429,
@@ -483,7 +489,7 @@ def test_transient_errors_on_subscription_calls_are_retried(
 def test_only_the_creating_app_sees_a_subscription(
     emulator, tenant, manager, mailbox, receiver
 ):
-    sub = manager.create(mailbox.address, "inbox", receiver.url(), SECRET)
+    sub = manager.subscribe(mailbox.address, "inbox", receiver.url(), SECRET)
     other = make_client(emulator, tenant, tenant.add_app())
     try:
         assert subs.MailSubscriptions(other).get(sub.id) is None
@@ -500,7 +506,7 @@ def test_notifications_for_the_subscribed_folder_only(
     emulator, service, manager, mailbox, receiver, tenant
 ):
     tickets = mailbox.add_folder("Tickets")
-    sub = manager.create(mailbox.address, tickets.id, receiver.url(), SECRET)
+    sub = manager.subscribe(mailbox.address, tickets.id, receiver.url(), SECRET)
     in_tickets = deliver(mailbox, 2, folder="Tickets")
     elsewhere = deliver(mailbox, 2, folder="inbox")
     mailbox.move(elsewhere[0], "Tickets")  # moved in: "created" there too
@@ -546,7 +552,7 @@ def test_rest_ids_without_the_immutable_id_preference(
 def test_delivery_never_waits_for_the_endpoint(
     emulator, service, manager, mailbox, receiver
 ):
-    manager.create(mailbox.address, "inbox", receiver.url(), SECRET)
+    manager.subscribe(mailbox.address, "inbox", receiver.url(), SECRET)
     receiver.statuses["/notify"] = [("slow", 0.5)]
     started = time.monotonic()
     deliver(mailbox)
@@ -557,7 +563,7 @@ def test_delivery_never_waits_for_the_endpoint(
 
 
 def test_burst_of_100_mails_is_batched(emulator, service, manager, mailbox, receiver):
-    manager.create(mailbox.address, "inbox", receiver.url(), SECRET)
+    manager.subscribe(mailbox.address, "inbox", receiver.url(), SECRET)
     service.batch_window = 0.3  # wide enough for a slow CI machine
     messages = deliver(mailbox, 100)
     assert service.wait_idle(10)
@@ -574,7 +580,7 @@ def test_burst_of_100_mails_is_batched(emulator, service, manager, mailbox, rece
 def test_failing_endpoint_is_retried_until_it_answers(
     emulator, service, manager, mailbox, receiver
 ):
-    manager.create(mailbox.address, "inbox", receiver.url(), SECRET)
+    manager.subscribe(mailbox.address, "inbox", receiver.url(), SECRET)
     service.notification_timeout = 0.2
     receiver.statuses["/notify"] = [500, ("slow", 0.5), 503]
     (msg,) = deliver(mailbox)
@@ -596,7 +602,7 @@ def test_failing_endpoint_is_retried_until_it_answers(
 def test_give_up_after_the_retry_budget_then_missed(
     emulator, service, manager, mailbox, receiver
 ):
-    sub = manager.create(
+    sub = manager.subscribe(
         mailbox.address,
         "inbox",
         receiver.url(),
@@ -618,7 +624,7 @@ def test_give_up_after_the_retry_budget_then_missed(
 
 
 def test_lifecycle_events_on_demand(emulator, service, manager, mailbox, receiver):
-    sub = manager.create(
+    sub = manager.subscribe(
         mailbox.address,
         "inbox",
         receiver.url(),
@@ -651,13 +657,15 @@ def test_lifecycle_events_on_demand(emulator, service, manager, mailbox, receive
 def test_subscription_without_lifecycle_url_gets_none(
     service, manager, mailbox, receiver
 ):
-    sub = manager.create(mailbox.address, "inbox", receiver.url(), SECRET)
+    sub = manager.subscribe(mailbox.address, "inbox", receiver.url(), SECRET)
     assert service.lifecycle(sub.id, "missed") is False
     assert service.wait_idle() and receiver.posts == []
 
 
 def test_expiry_by_clock(emulator, service, manager, mailbox, receiver):
-    sub = manager.create(mailbox.address, "inbox", receiver.url(), SECRET, minutes=60)
+    sub = manager.subscribe(
+        mailbox.address, "inbox", receiver.url(), SECRET, minutes=60
+    )
     emulator.clock.advance(minutes=59)
     assert manager.get(sub.id) is not None
     emulator.clock.advance(minutes=2)
@@ -670,7 +678,7 @@ def test_expiry_by_clock(emulator, service, manager, mailbox, receiver):
     # New expirations are judged by the same clock: the client's "now" is 61 minutes
     # behind the emulator's, so 60 minutes from it is already the past.
     with pytest.raises(errors.SubscriptionError):
-        manager.create(mailbox.address, "inbox", receiver.url(), SECRET, minutes=60)
+        manager.subscribe(mailbox.address, "inbox", receiver.url(), SECRET, minutes=60)
 
 
 # --- endpoint helpers ---------------------------------------------------------------
@@ -788,7 +796,7 @@ def test_validation_token_helper():
 def test_client_state_is_checked_before_calling_graph(emulator, manager, mailbox):
     for bad in ("", None, "x" * 129):
         with pytest.raises(ValueError):
-            manager.create(mailbox.address, "inbox", "https://127.0.0.1/n", bad)
+            manager.subscribe(mailbox.address, "inbox", "https://127.0.0.1/n", bad)
     assert emulator.log.count(path_contains="/subscriptions") == 0
 
 

@@ -2,9 +2,9 @@
 
 Two halves:
 
-- ``MailSubscriptions(client)``: create / renew / get / delete / reauthorize a
-  subscription through the GraphMailClient's request machinery (token, retries, error
-  mapping). A failed call raises a GraphError whose text quotes Graph's own words.
+- ``MailSubscriptions(client)``: subscribe (create) / renew / get / delete /
+  reauthorize a subscription through the GraphMailClient's request machinery (token,
+  retries, error mapping). A failed call raises a GraphError quoting Graph's words.
 - Pure helpers for the notification endpoint: ``validation_token`` (the handshake),
   ``parse_notifications`` (size-limited, shape-checked JSON), ``client_state_matches``
   (constant-time comparison) and ``accepted_notifications`` (both at once).
@@ -107,7 +107,7 @@ class MailSubscriptions:
     def __init__(self, client):
         self.client = client
 
-    def create(
+    def subscribe(
         self,
         mailbox,
         folder_id,
