@@ -409,7 +409,7 @@ def test_permissions(emulator, service, tenant, mailbox, receiver):
 
     with pytest.raises(errors.AccessDenied) as caught:
         subscribe(("Mail.Send",))
-    assert caught.value.graph_message == (
+    assert errors.graph_words(caught.value) == (
         "Operation: Create; Exception: [Status Code: Forbidden; Reason: Access denied]"
     )
     with pytest.raises(errors.AccessDenied):

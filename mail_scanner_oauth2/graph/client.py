@@ -632,13 +632,6 @@ class GraphMailClient:
 
     @staticmethod
     def _error_for(response, mailbox, folder):
-        error = GraphMailClient._mapped_error(response, mailbox, folder)
-        # Graph's own words (first line), for callers that quote them to an admin.
-        error.graph_message = errors._graph_error_parts(_json_or_none(response))[1]
-        return error
-
-    @staticmethod
-    def _mapped_error(response, mailbox, folder):
         body = _json_or_none(response)
         if response.status_code == 410:
             # A reset is 410 with Location holding an empty $deltatoken: same remedy.

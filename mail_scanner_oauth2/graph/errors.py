@@ -328,23 +328,45 @@ def connection_error(host, exc):
 
 
 # --- change notifications (subscriptions) ----------------------------------------
-# Appended block: used by graph/subscriptions.py.
+# Appended block, used by graph/subscriptions.py. Written to work with both shapes of
+# GraphError (message-first, and key + params): it sets its own attributes instead of
+# relying on GraphError.__init__. ``key`` and ``params`` let the Odoo side word it;
+# ``str()`` is an English sentence that quotes Graph.
 
 
 class SubscriptionError(GraphError):
-    """Graph refused a subscription call. ``graph_message``: Graph's own words."""
+    """Graph refused a subscription call (params: action, endpoint, detail).
+    ``graph_message``: Graph's own words, unchanged."""
 
-    def __init__(self, message, graph_message="", **kwargs):
-        super().__init__(message, **kwargs)
-        self.graph_message = graph_message
+    key = "subscription_refused"
+    transient = False
+
+    def __init__(
+        self, message, params=None, *, code=None, status=None, request_id=None
+    ):
+        Exception.__init__(self, message)
+        self.message = message
+        self.params = {k: v for k, v in (params or {}).items() if v is not None}
+        self.graph_message = self.params.get("detail") or ""
+        self.code, self.status, self.request_id = code, status, request_id
+
+    def __str__(self):
+        return self.message
+
+    def summary(self):
+        return self.message
 
 
 class SubscriptionValidationFailed(SubscriptionError):
     """The notification (or lifecycle) URL did not pass Graph's validation handshake."""
 
+    key = "subscription_validation_failed"
+
 
 class SubscriptionNotFound(SubscriptionError):
     """The subscription expired, was removed by Graph, or was deleted."""
+
+    key = "subscription_not_found"
 
 
 class InvalidNotification(ValueError):
@@ -352,16 +374,31 @@ class InvalidNotification(ValueError):
     accept (too large, not JSON, wrong shape). The text never quotes the body."""
 
 
+def graph_words(exc):
+    """Graph's own message (first line) carried by a GraphError, or ""."""
+    params = getattr(exc, "params", None)
+    detail = params.get("detail") if isinstance(params, dict) else None
+    if detail is None:  # message-first GraphError: "... (Graph said: code: text)."
+        text = getattr(exc, "message", "") or str(exc)
+        start = text.find("(Graph said: ")
+        if start < 0:
+            return ""
+        said = text[start + len("(Graph said: ") : text.rfind(")")]
+        return said.split(": ", 1)[1] if ": " in said else said
+    prefix = f"{exc.code}: " if exc.code else ""
+    return detail[len(prefix) :] if prefix and detail.startswith(prefix) else detail
+
+
 def subscription_error(exc, action, endpoint=None):
     """The exception for a failed subscription call, keeping Graph's words.
 
-    exc: the GraphError raised by GraphMailClient.request (it carries
-    ``graph_message``); action: what was attempted ("create", "renew", ...);
-    endpoint: the notification URL without its query (for validation failures).
-    Transient and permission errors are returned unchanged: their messages already
-    say what to do."""
-    said = getattr(exc, "graph_message", "") or ""
+    exc: the GraphError raised by GraphMailClient.request; action: what was attempted
+    ("create", "renew", ...); endpoint: the notification URL without its query.
+    Transient, authentication and permission errors are returned unchanged: they mean
+    the same here as for any other call."""
+    said = graph_words(exc)
     kwargs = {"code": exc.code, "status": exc.status, "request_id": exc.request_id}
+    params = {"action": action, "endpoint": endpoint, "detail": said or None}
     if exc.status == 400 and (
         exc.code == "ValidationError" or said.startswith("Subscription validation")
     ):
@@ -371,21 +408,21 @@ def subscription_error(exc, action, endpoint=None):
             f'"{said}" The URL must be reachable from the internet over HTTPS with a '
             "publicly trusted certificate, and answer Graph's validation request "
             "within 10 seconds.",
-            graph_message=said,
+            params,
             **kwargs,
         )
     if exc.status == 404 and action != "create":
         return SubscriptionNotFound(
             "The change-notification subscription no longer exists (it expired or "
             "Microsoft Graph removed it); create a new one." + _said(said),
-            graph_message=said,
+            params,
             **kwargs,
         )
     if exc.status in (400, 404):
         return SubscriptionError(
             f"Microsoft Graph refused to {action} the change-notification "
             f"subscription ({exc.code or f'HTTP {exc.status}'}).{_said(said)}",
-            graph_message=said,
+            params,
             **kwargs,
         )
     return exc
