@@ -114,6 +114,8 @@ class GraphApi:
                     405, "BadRequest", "Only POST is supported on $batch.", req
                 )
             return handle_batch(self, req, ctx)
+        if _relative(req.path).lower().split("/")[1:2] == ["subscriptions"]:
+            return self.emu.subscriptions.handle(req, ctx)  # subscriptions.py
         return self.dispatch(req, ctx, outer=True)
 
     def authenticate(self, req):

@@ -31,6 +31,7 @@ from .identity import AadError, Identity
 from .log import LoggedRequest, RequestLog
 from .realism import REALISTIC, RealismMixin
 from .store import Tenant
+from .subscriptions import Clock, SubscriptionService
 from .wire import DropConnection, Req, Resp, json_resp, new_request_id
 
 _DISCOVERY = re.compile(r"^/(?P<tenant>[^/]+)/v2\.0/\.well-known/openid-configuration$")
@@ -105,6 +106,8 @@ class Emulator(RealismMixin):
         self.log = RequestLog()
         self.identity = Identity(self)
         self.graph = GraphApi(self)
+        self.clock = Clock()  # the time subscriptions expire by (advance() in tests)
+        self.subscriptions = SubscriptionService(self)  # change notifications
         self._state_dir = state_dir
         self._tmpdir = None
         self._server = None
@@ -170,6 +173,7 @@ class Emulator(RealismMixin):
         return ca
 
     def stop(self):
+        self.subscriptions.stop()
         if self._server is None:
             return
         self._server.stop()
@@ -216,6 +220,11 @@ class Emulator(RealismMixin):
 
     def reset_throttling(self):
         self.graph.throttle.reset()
+
+    def lifecycle(self, subscription_id, event):
+        """Send a lifecycle notification (reauthorizationRequired,
+        subscriptionRemoved, missed) for a subscription; see subscriptions.py."""
+        return self.subscriptions.lifecycle(subscription_id, event)
 
     # -- WSGI ----------------------------------------------------------------
     def __call__(self, environ, start_response):

@@ -223,6 +223,10 @@ class Mailbox:
         folder.events.append(
             Event(self.seq, msg.immutable_id, kind, rest_id or msg.rest_id)
         )
+        # Change notifications: queued here, POSTed later by a delivery thread.
+        subscriptions = getattr(self.tenant.emu, "subscriptions", None)
+        if subscriptions is not None:
+            subscriptions.changed(self, folder, msg, kind, rest_id or msg.rest_id)
 
     # -- messages --------------------------------------------------------
     def deliver(

@@ -387,3 +387,61 @@ def for_send(error, mailbox, client_id=None, sending=False):
         exc.code, exc.status, exc.request_id = error.code, 403, error.request_id
         return exc
     return error
+
+# --- change notifications (subscriptions): graph/subscriptions.py -------------------
+
+
+class SubscriptionError(GraphError):
+    """Graph refused a subscription call (params: action, endpoint, detail = Graph's
+    own words, unchanged)."""
+
+    key = "subscription_refused"
+
+    @property
+    def graph_message(self):
+        return self.params.get("detail") or ""
+
+
+class SubscriptionValidationFailed(SubscriptionError):
+    """The notification (or lifecycle) URL did not pass Graph's validation handshake."""
+
+    key = "subscription_validation_failed"
+
+
+class SubscriptionNotFound(SubscriptionError):
+    """The subscription expired, was removed by Graph, or was deleted."""
+
+    key = "subscription_not_found"
+
+
+class InvalidNotification(ValueError):
+    """A body POSTed to the notification endpoint is not a Graph notification we
+    accept (too large, not JSON, wrong shape). The text never quotes the body."""
+
+
+def graph_words(exc):
+    """Graph's own message (first line) carried by a GraphError, or ""."""
+    detail = exc.params.get("detail") or ""
+    prefix = f"{exc.code}: " if exc.code else ""
+    return detail[len(prefix) :] if prefix and detail.startswith(prefix) else detail
+
+
+def subscription_error(exc, action, endpoint=None):
+    """The exception for a failed subscription call, keeping Graph's words.
+
+    exc: the GraphError raised by GraphMailClient.request; action: what was attempted
+    ("create", "renew", ...); endpoint: the notification URL without its query.
+    Transient, authentication and permission errors are returned unchanged: they mean
+    the same here as for any other call."""
+    said = graph_words(exc)
+    kwargs = {"code": exc.code, "status": exc.status, "request_id": exc.request_id}
+    params = {"action": action, "endpoint": endpoint, "detail": said or None}
+    if exc.status == 400 and (
+        exc.code == "ValidationError" or said.startswith("Subscription validation")
+    ):
+        return SubscriptionValidationFailed(params, **kwargs)
+    if exc.status == 404 and action != "create":
+        return SubscriptionNotFound(params, **kwargs)
+    if exc.status in (400, 404):
+        return SubscriptionError(params, **kwargs)
+    return exc
