@@ -6,3 +6,4 @@ from . import res_config_settings
 from . import mail_scanner_rule
 from . import mail_scanner_rule_condition
 from . import mail_scanner_extraction
+from . import mail_thread

@@ -8,3 +8,4 @@ from . import test_rules
 from . import test_extraction
 from . import test_protections
 from . import test_health
+from . import test_quotes

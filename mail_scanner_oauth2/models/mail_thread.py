@@ -1,0 +1,42 @@
+# Copyright 2026 mail_scanner_oauth2 developers
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Fold the quoted history of the mail the scanner imports, in the chatter only."""
+
+from markupsafe import Markup
+
+from odoo import api, models
+
+from ..tools.quotes import mark_quoted_history
+
+
+class MailThread(models.AbstractModel):
+    _inherit = "mail.thread"
+
+    # The gateway (_message_route_process) hands one dict to message_new or
+    # message_update and then posts the chatter message from that same dict. A new
+    # record is created (helpdesk_mgmt copies the body into the ticket's
+    # description) before the body is marked, so the description keeps the whole
+    # first mail; the chatter message, new or reply, gets the marked body.
+
+    @api.model
+    def message_new(self, msg_dict, custom_values=None):
+        record = super().message_new(msg_dict, custom_values=custom_values)
+        self._mail_scanner_fold_history(msg_dict)
+        return record
+
+    def message_update(self, msg_dict, update_vals=None):
+        self._mail_scanner_fold_history(msg_dict)
+        return super().message_update(msg_dict, update_vals=update_vals)
+
+    @api.model
+    def _mail_scanner_fold_history(self, msg_dict):
+        """Mark the quoted history of an imported mail's body so that the chatter
+        folds it as it folds Gmail quotes. Only for the scanner's imports."""
+        body = msg_dict.get("body")
+        if not self.env.context.get("mail_scanner_import") or not body:
+            return
+        marked = mark_quoted_history(str(body))
+        if marked != body:
+            # The body is HTML Odoo built (text/plain in a <pre>) or sanitized;
+            # mail.message sanitizes it again when the message is stored.
+            msg_dict["body"] = Markup(marked)
