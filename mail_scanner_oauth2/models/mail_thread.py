@@ -13,10 +13,11 @@ class MailThread(models.AbstractModel):
     _inherit = "mail.thread"
 
     # The gateway (_message_route_process) hands one dict to message_new or
-    # message_update and then posts the chatter message from that same dict. A new
-    # record is created (helpdesk_mgmt copies the body into the ticket's
-    # description) before the body is marked, so the description keeps the whole
-    # first mail; the chatter message, new or reply, gets the marked body.
+    # message_update, then posts the chatter message from that same dict. The body
+    # is marked there, not when the mail is parsed: helpdesk_mgmt's message_new has
+    # copied it into the ticket's description by then (and the record is created
+    # before it is marked), so the description keeps the whole first mail while the
+    # chatter message, new ticket or reply, gets the marked body.
 
     @api.model
     def message_new(self, msg_dict, custom_values=None):

@@ -47,7 +47,7 @@ Pode nos enviar o comprovante?
 
 REPLY_EN_TEXT = """Thanks, the printer prints again.
 
-Ana
+Carlos
 -----Original Message-----
 From: Support <support@contoso.example>
 Sent: Tuesday, March 11, 2025 9:30 AM
@@ -162,7 +162,7 @@ class TestQuotedHistory(TransactionCase):
         reply_en = self.reply(ticket, first_id, REPLY_EN_TEXT)
         self.assert_chatter(
             reply_en,
-            ["Thanks, the printer prints again.", "Ana"],
+            ["Thanks, the printer prints again.", "Carlos"],
             ["-----Original Message-----", "Please restart the printer"],
         )
         self.assertIn(FIRST_HISTORY, str(ticket.description))
