@@ -560,9 +560,70 @@ def test_malformed_html_still_loses_nothing():
     source = (
         "<div><p>Obrigado!<div><b>De:</b> Ana<br><b>Enviado:</b> sexta-feira<br>"
         "<b>Para:</b> Suporte<br><b>Assunto:</b> Boleto</td></span><p>Histórico "
-        "<i>antigo<table><tr><td>célula</div></html>depois"
+        "<i>antigo<table><tr><td>célula</div></div></p>depois"
     )
     assert_folded(source, ["Obrigado!"], ["Histórico", "célula", "depois"])
+
+
+def test_what_the_parser_puts_after_the_body_is_folded_too():
+    source = outlook_desktop_html("pt_BR").replace(
+        "</body></html>", "</body><p>Mais um parágrafo</p></html>"
+    )
+    assert_folded(source, [NEW["pt_BR"]], [OLD["pt_BR"], "Mais um parágrafo"])
+
+
+def test_style_before_the_body_is_kept():
+    # Odoo's first sanitizing of Outlook's HTML keeps its <style> but not <head>.
+    source = (
+        outlook_desktop_html("fr")
+        .replace("<html><head>", "")
+        .replace("</head>\n<body lang=PT-BR>", "")
+    )
+    assert source.startswith("<style>")
+    marked = assert_folded(source, [NEW["fr"]], [OLD["fr"]])
+    assert "p.MsoNormal {margin:0cm}" in marked
+
+
+def test_a_block_odoo_already_folds_stays_one_fold():
+    # Gmail's quote as Odoo's first sanitizing leaves it: classes gone, the block
+    # around the attribution already marked.
+    source = (
+        '<div><div dir="ltr">Hi. I am fine.</div><div data-o-mail-quote="1">'
+        '<br data-o-mail-quote="1"><div data-o-mail-quote="1">On Thu, Jun 26, 2014 '
+        "at 2:14 PM, Alexander L &lt;a@example.com&gt; wrote:<br>"
+        '<blockquote data-o-mail-quote="1" data-o-mail-quote-node="1">Hello! How '
+        "are you?</blockquote></div></div></div>"
+    )
+    assert_folded(source, ["Hi. I am fine."], ["wrote:", "Hello! How are you?"])
+
+
+def test_a_header_inside_a_quote_odoo_already_folds_stays_one_fold():
+    source = (
+        "<div><p>Answer below the line.</p>"
+        '<blockquote data-o-mail-quote="1" data-o-mail-quote-node="1">'
+        "<p>Earlier answer.</p><p><b>From:</b> Ana<br><b>Sent:</b> Friday<br>"
+        "<b>To:</b> Support<br><b>Subject:</b> Printer</p><p>Older text.</p>"
+        "</blockquote><p>After the quote.</p></div>"
+    )
+    marked = assert_folded(
+        source,
+        ["Answer below the line."],
+        ["Earlier answer.", "Older text.", "After the quote."],
+    )
+    assert marked.count("<blockquote") == 1  # folded whole, not split
+
+
+def test_what_odoo_folds_right_above_the_history_joins_its_fold():
+    # Odoo folds Outlook's signature block (id="Signature"): with the history right
+    # under it, both are one "Read More".
+    source = (
+        '<div id="mail_body"><p>New text.</p><div id="Signature" data-o-mail-quote="1">'
+        "John, Contoso</div><div style='border:none;border-top:solid #E1E1E1 1.0pt'>"
+        "<p><b>From:</b> Ana<br><b>Sent:</b> Friday<br><b>To:</b> Support<br>"
+        "<b>Subject:</b> Printer</p></div><p>Older text.</p></div>"
+    )
+    marked = assert_folded(source, ["New text."], ["John, Contoso", "Older text."])
+    assert marked.count('id="mail_body"') == 1  # split in two, its id kept once
 
 
 def test_xml_declaration_is_accepted():

@@ -2,11 +2,15 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """Fold the quoted history of the mail the scanner imports, in the chatter only."""
 
+import logging
+
 from markupsafe import Markup
 
 from odoo import api, models
 
 from ..tools.quotes import mark_quoted_history
+
+_logger = logging.getLogger(__name__)
 
 
 class MailThread(models.AbstractModel):
@@ -36,7 +40,16 @@ class MailThread(models.AbstractModel):
         body = msg_dict.get("body")
         if not self.env.context.get("mail_scanner_import") or not body:
             return
-        marked = mark_quoted_history(str(body))
+        try:
+            marked = mark_quoted_history(str(body))
+        except Exception:
+            # Folding is a comfort: a body it cannot handle is imported as it is.
+            _logger.warning(
+                "Could not fold the quoted history of mail %s",
+                msg_dict.get("message_id"),
+                exc_info=True,
+            )
+            return
         if marked != body:
             # The body is HTML Odoo built (text/plain in a <pre>) or sanitized;
             # mail.message sanitizes it again when the message is stored.

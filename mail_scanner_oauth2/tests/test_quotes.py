@@ -15,6 +15,7 @@ from odoo.tests import TransactionCase, tagged
 
 from odoo.addons.base.tests import test_mail_examples
 
+from ..models import mail_thread
 from ..tools.quotes import QUOTE_ATTR, ChatterView
 
 CUSTOMER = "Ana Souza <ana@customer.example>"
@@ -188,6 +189,20 @@ class TestQuotedHistory(TransactionCase):
         view = self.chatter_view(reply_id)
         self.assertIn("Pode nos enviar o comprovante?", view.shown)
         self.assertEqual(view.folds, 0)
+
+    def test_a_body_folding_cannot_handle_is_imported_as_it_is(self):
+        ticket, first_id = self.new_ticket()
+
+        def cannot_handle(source):
+            raise ValueError("unexpected markup")
+
+        self.patch(mail_thread, "mark_quoted_history", cannot_handle)
+        with self.assertLogs(mail_thread.__name__, "WARNING") as logs:
+            reply_id = self.reply(ticket, first_id, REPLY_PT_TEXT)
+        self.assertIn("Could not fold", logs.output[0])
+        view = self.chatter_view(reply_id)
+        self.assertIn("Segue o comprovante de pagamento.", view.shown)
+        self.assertIn("Pode nos enviar o comprovante?", view.shown)
 
     def test_odoo_own_examples(self):
         """Odoo's own sample mails (base/tests/test_mail_examples.py): what Odoo

@@ -72,6 +72,7 @@ _LABEL_KINDS = {
         "data",
         "fecha",
         "envoyé",
+        "envoyé le",
         "gesendet",
         "datum",
     ),
@@ -271,7 +272,7 @@ def _first_header_block(layout):
             first_line, kinds = None, set()
         if first_line is None:
             first_line = line
-        kinds.add(_KIND_OF_LABEL[re.sub(r"[ \xa0]+", " ", match.group(1).lower())])
+        kinds.add(_KIND_OF_LABEL[" ".join(match.group(1).lower().split())])
         last_line = line
     if first_line is not None and _is_reply_header(kinds):
         return first_line
@@ -357,6 +358,8 @@ def _quote_span(text):
 def _first_quoted_node(layout, position, root):
     """The element from which everything is quoted, splitting a text if needed."""
     node, kind, offset = layout.segment_at(position)
+    if kind == _BREAK:
+        return None
     if kind == _TAIL:
         span = _quote_span(node.tail[offset:])
         node.tail = node.tail[:offset] or None
@@ -446,7 +449,12 @@ def _quote_from(node):
 # Parsing and writing back
 # ---------------------------------------------------------------------------
 
-_DOCUMENT = re.compile(r"</?(?:html|body)[\s>]", re.IGNORECASE)
+# A whole document, or a fragment with what belongs in its <head> (Odoo's first
+# sanitizing keeps Outlook's <style> but drops <html> and <head>): parsed as a
+# document, so that nothing the parser moves into the <head> is left out.
+_DOCUMENT = re.compile(
+    r"</?(?:html|body|head)[\s>]|<(?:style|meta|title|link|base)[\s>/]", re.IGNORECASE
+)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 
 
@@ -504,6 +512,8 @@ def mark_quoted_history(source):
         first = _outermost_starting_with(layout, element, root)
     else:
         first = _first_quoted_node(layout, position, root)
+    if first is None or first is root:
+        return source
     _quote_from(_lift_to_root(first, root))
     marked = write()
     # The parser may have dropped text the writing back would then lose (text
