@@ -516,11 +516,16 @@ def mark_quoted_history(source):
         return source
     _quote_from(_lift_to_root(first, root))
     marked = write()
-    # The parser may have dropped text the writing back would then lose (text
-    # after </html> in a fragment, for one): the words must be the very same.
-    if _words(marked) != _words(source):
-        return source
-    return marked
+    # The parser repairs broken markup in ways of its own: should writing the tree
+    # back lose any word, the body stays as it came.
+    return marked if _same_words(marked, source) else source
+
+
+def _same_words(one, other):
+    try:
+        return _words(one) == _words(other)
+    except (etree.ParserError, ValueError):
+        return False
 
 
 def _words(source):
