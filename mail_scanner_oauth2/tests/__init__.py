@@ -9,3 +9,4 @@ from . import test_extraction
 from . import test_protections
 from . import test_health
 from . import test_robustness
+from . import test_quotes
