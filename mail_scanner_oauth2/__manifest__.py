@@ -7,8 +7,8 @@
     "version": "18.0.1.0.0",
     "category": "After-Sales",
     "license": "AGPL-3",
-    "author": "mail_scanner_oauth2 developers",
-    "website": "https://github.com/mail-scanner/mail_scanner_oauth2",
+    "author": "mail_scanner_oauth2 developers,Odoo Community Association (OCA)",
+    "website": "https://github.com/OCA/helpdesk",
     "depends": ["mail", "helpdesk_mgmt"],
     "external_dependencies": {"python": ["msal", "requests"]},
     "data": [
