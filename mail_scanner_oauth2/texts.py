@@ -180,6 +180,48 @@ def _graph_templates(_):
             "Microsoft Graph answered HTTP %(status)s for mailbox %(mailbox)s "
             "(%(detail)s)."
         ),
+        # --- sending
+        "missing_send_permission": _(
+            "Application %(app)s may not send mail as %(mailbox)s (granted: "
+            "%(granted)s). Add Microsoft Graph > Application permissions > Mail.Send "
+            "in Azure and click 'Grant admin consent'; if an application access "
+            "policy restricts the app, include this mailbox."
+        ),
+        "send_as_denied": _(
+            "Mailbox %(mailbox)s may not send with this From address: use the "
+            "mailbox's own address, or give the mailbox 'Send As' permission on the "
+            "address (Exchange admin center > Recipients > Mailboxes > Delegation)."
+        ),
+        "message_too_large": _(
+            "The mail (%(size_mb)s MB) is too large to send from %(mailbox)s: "
+            "Exchange Online accepts %(limit_mb)s MB per message unless an "
+            "administrator raised the mailbox's maximum send size (up to 150 MB). "
+            "Send smaller attachments or a link."
+        ),
+        "text_too_large": _(
+            "The text of the mail without its attachments (%(size_mb)s MB) is over "
+            "the %(limit_mb)s MB Microsoft Graph accepts in one request: shorten it "
+            "or send it as an attachment."
+        ),
+        "send_failed": _(
+            "Microsoft Graph did not finish sending the mail from %(mailbox)s "
+            "(%(detail)s); it is tried again."
+        ),
+        # --- change notifications
+        "subscription_refused": _(
+            "Microsoft Graph refused to %(action)s the change-notification "
+            "subscription: %(detail)s"
+        ),
+        "subscription_validation_failed": _(
+            "Microsoft Graph could not validate the notification URL %(endpoint)s: "
+            '"%(detail)s" The URL must be reachable from the internet over HTTPS '
+            "with a publicly trusted certificate, and answer Graph's validation "
+            "request within 10 seconds. Until then the mailbox is polled."
+        ),
+        "subscription_not_found": _(
+            "The change-notification subscription no longer exists (it expired or "
+            "Microsoft Graph removed it); a new one is created."
+        ),
     }
 
 

@@ -747,9 +747,6 @@ def test_sdk_delta_with_empty_page_redelivery_long_links_and_expiry(
     assert graph_rows and all(row.status in (200, 410) for row in graph_rows)
 
 
-        assert mine[msg.immutable_id] == msg.raw
-
-
 # --- sending (Mail.Send) --------------------------------------------------------------
 
 

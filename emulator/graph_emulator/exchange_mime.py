@@ -97,7 +97,11 @@ _STRUCTURAL_DEFECTS = (
     email.errors.InvalidBase64CharactersDefect,
     email.errors.InvalidBase64LengthDefect,
 )
+# Bodies Exchange keeps as they are: signed and encrypted mail (a changed byte breaks
+# the signature), and reports (delivery-status, disposition-notification), which it
+# stores as report items and serves as multipart/report again.
 _OPAQUE_TYPES = (
+    "multipart/report",
     "multipart/signed",
     "multipart/encrypted",
     "application/pkcs7-mime",

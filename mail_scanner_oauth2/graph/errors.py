@@ -388,6 +388,7 @@ def for_send(error, mailbox, client_id=None, sending=False):
         return exc
     return error
 
+
 # --- change notifications (subscriptions): graph/subscriptions.py -------------------
 
 

@@ -8,6 +8,8 @@ from odoo import SUPERUSER_ID, api
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 
+from .. import texts
+from ..graph import errors as graph_errors
 from .common import MailScannerCase
 
 SUCCESS = "Microsoft external API configured successfully"
@@ -103,7 +105,7 @@ class TestAzureApp(MailScannerCase):
             env = api.Environment(cr, SUPERUSER_ID, {})
             try:
                 env["mail.scanner.azure.app"].browse(app_id).action_test_connection()
-                cr.commit()
+                cr.commit()  # pylint: disable=invalid-commit
             except Exception:  # pylint: disable=broad-except
                 cr.rollback()
         with self.registry.cursor() as cr:
@@ -183,3 +185,23 @@ class TestPortuguese(MailScannerCase):
         arch = view.with_context(lang="pt_BR").arch
         self.assertIn("Escaner de Mensagens", arch)
         self.assertIn("Criar caixa de correio agora", arch)
+
+
+@tagged("post_install", "-at_install")
+class TestTexts(MailScannerCase):
+    def test_every_graph_error_has_its_sentence(self):
+        """The client keeps no sentences: each error key is worded on this side."""
+
+        def subclasses(cls):
+            for sub in cls.__subclasses__():
+                yield sub
+                yield from subclasses(sub)
+
+        keys = {graph_errors.GraphError.key} | {
+            cls.key for cls in subclasses(graph_errors.GraphError)
+        }
+        templates = texts._templates(self.env._)
+        self.assertFalse(keys - set(templates), "error keys without a sentence")
+        for key in keys:
+            sentence = texts.render(self.env, key, {"mailbox": "m@x.example"})
+            self.assertTrue(sentence.strip() and key not in sentence, key)
