@@ -409,6 +409,7 @@ class MailScannerMailbox(models.Model):
         row never makes its mail importable again: the delta link does not bring
         it back, and a full resynchronisation meets its Message-ID in Odoo."""
         removed = 0
+        self.env.flush_all()  # the rows are removed in SQL
         for mailbox in self.sudo().with_context(active_test=False).search([]):
             if mailbox.retention_days <= 0:
                 continue
