@@ -344,6 +344,8 @@ class MailScannerMailbox(models.Model):
         self.ensure_one()
         action = {
             "type": "ir.actions.act_window",
+            # The dialog's title (without a name the web client shows "Odoo").
+            "name": self.env._("Azure app"),
             "res_model": "mail.scanner.azure.app",
             "view_mode": "form",
             "target": "new",
