@@ -11,3 +11,4 @@ from . import test_health
 from . import test_robustness
 from . import test_quotes
 from . import test_secrets
+from . import test_companies
