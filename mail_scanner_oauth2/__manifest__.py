@@ -17,6 +17,7 @@
         "data/ir_cron_data.xml",
         "data/mail_message_subtype_data.xml",
         "wizards/mail_scanner_rule_test_views.xml",
+        "wizards/mail_scanner_ticket_field_views.xml",
         "views/mail_scanner_azure_app_views.xml",
         "views/mail_scanner_folder_views.xml",
         "views/mail_scanner_mailbox_views.xml",
