@@ -27,6 +27,11 @@
         "views/res_config_settings_views.xml",
         "views/mail_scanner_menus.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "mail_scanner_oauth2/static/tests/tours/*.js",
+        ],
+    },
     "development_status": "Beta",
     "installable": True,
 }

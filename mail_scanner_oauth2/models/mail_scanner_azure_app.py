@@ -78,6 +78,7 @@ class MailScannerAzureApp(models.Model):
     )
     credential_kind = fields.Selection(
         [("secret", "Client secret"), ("certificate", "Certificate")],
+        string="Credential",
         required=True,
         default="secret",
     )

@@ -12,3 +12,4 @@ from . import test_robustness
 from . import test_quotes
 from . import test_secrets
 from . import test_companies
+from . import test_tour
