@@ -32,6 +32,7 @@ from .common import (
 _logger = logging.getLogger(__name__)
 
 SCREENSHOT_SIGNAL = "mso-screenshot:"
+SCREENSHOTS = 10  # per language
 # Must match RUNS in static/tests/tours/mail_scanner_setup_tour.js.
 TOUR_RUNS = {
     "en_US": {
@@ -83,17 +84,17 @@ def taking_screenshots(handle_console, folder):
     from the tour has the page captured into `folder`/<name>.png, then tells the
     tour (window.msoScreenshots) that it may go on."""
 
-    def handler(browser, type, args=None, stackTrace=None, **kw):
-        text = (args or [{}])[0].get("value")
+    def handler(browser, **params):
+        # The Runtime.consoleAPICalled event: type, args, stackTrace, ...
+        text = (params.get("args") or [{}])[0].get("value")
         if (
-            type == "log"
+            params.get("type") == "log"
             and isinstance(text, str)
             and text.startswith(SCREENSHOT_SIGNAL)
         ):
-            name = text[len(SCREENSHOT_SIGNAL) :]
-            capture(browser, name, folder)
+            capture(browser, text[len(SCREENSHOT_SIGNAL) :], folder)
             return None
-        return handle_console(browser, type, args, stackTrace, **kw)
+        return handle_console(browser, **params)
 
     return handler
 
@@ -156,6 +157,8 @@ class TestSetupTour(EmulatorRequestsMixin, HttpCase):
             tz="America/Sao_Paulo",
         )
 
+        for stale in self.screenshots_of(run["key"]):
+            os.remove(os.path.join(self.folder, stale))
         self.start_tour("/odoo", f"mail_scanner_setup_{run['key']}", login=admin.login)
         mailbox = self.env["mail.scanner.mailbox"].search(
             [("address", "=", run["address"])]
@@ -188,13 +191,11 @@ class TestSetupTour(EmulatorRequestsMixin, HttpCase):
         self.assertEqual(sorted(states), ["done", "duplicate", "ignored"])
 
         self.start_tour("/odoo", f"mail_scanner_ticket_{run['key']}", login=admin.login)
-        for number in range(1, 10):
-            names = [
-                n
-                for n in os.listdir(self.folder)
-                if n.startswith(f"{run['key']}-0{number}-")
-            ]
-            self.assertTrue(names, f"screenshot {number} of {lang} was taken")
+        taken = self.screenshots_of(run["key"])
+        self.assertEqual(len(taken), SCREENSHOTS, f"every step of {lang} pictured")
+
+    def screenshots_of(self, key):
+        return [n for n in os.listdir(self.folder) if n.startswith(f"{key}-")]
 
     def test_setup_path_in_english(self):
         self.walk_the_path("en_US")

@@ -155,6 +155,36 @@ function setupSteps(lang) {
             ".o_form_view .o_form_saved .o_statusbar_status",
             "start"
         ),
+        {
+            content: "Edit App again",
+            trigger: ".o_form_view button[name='action_open_app']",
+            run: "click",
+        },
+        {
+            content: "The form says a secret is stored, and never shows it",
+            trigger: `${modal} div[name='secret_stored']:visible`,
+            run() {
+                const input = document.querySelector(
+                    `${modal} .o_field_widget[name='client_secret'] input`
+                );
+                if (!input || input.value !== "") {
+                    throw new Error("the stored secret reached the form");
+                }
+                if (document.body.innerHTML.includes(run.secret)) {
+                    throw new Error("the stored secret is in the page");
+                }
+            },
+        },
+        screenshot(lang, "07-app-secret-stored", `${modal} div[name='secret_stored']`),
+        {
+            content: "Close the dialog",
+            trigger: `${modal} .modal-header .btn-close`,
+            run: "click",
+        },
+        {
+            content: "Back on the mailbox",
+            trigger: "body:not(:has(.modal)) .o_form_view .o_form_saved",
+        },
     ];
 }
 
@@ -178,7 +208,7 @@ function ticketSteps(lang) {
             trigger: ".o_switch_view.o_kanban",
             run: "click",
         },
-        screenshot(lang, "07-helpdesk-kanban", card),
+        screenshot(lang, "08-helpdesk-kanban", card),
         {
             content: "Open the ticket the mail became",
             trigger: card,
@@ -188,7 +218,7 @@ function ticketSteps(lang) {
             content: "The mail is in the chatter",
             trigger: `.o_form_view .o-mail-Message:contains(${run.subject})`,
         },
-        screenshot(lang, "08-ticket", ".o_form_view .o_form_sheet", "start"),
+        screenshot(lang, "09-ticket", ".o_form_view .o_form_sheet", "start"),
         ...stepUtils.goToAppSteps("base.menu_administration", "Open the Settings"),
         {
             content: "Mail Scanner",
@@ -211,7 +241,7 @@ function ticketSteps(lang) {
                 }
             },
         },
-        screenshot(lang, "09-scanned-mail-log", ".o_list_view .o_data_row"),
+        screenshot(lang, "10-scanned-mail-log", ".o_list_view .o_data_row"),
     ];
 }
 
