@@ -372,6 +372,37 @@ class TestRules(MailScannerCase):
         self.assertEqual(sections["Complementary fields"], ["No value found."])
         self.assert_no_developer_output(result)
 
+    def test_try_it_names_the_ticket_a_reply_lands_in(self):
+        self.rule(
+            [{"field": "body", "operator": "contains", "value": "urgente"}],
+            name="Urgent replies",
+            priority="3",
+            apply_to_replies=True,
+            stop=False,
+        )
+        self.rule([], name="New only", sequence=20, team_id=self.billing.id)
+        first = self.deliver(subject="Pedido parado", body="Olá")
+        self.sync(self.mailbox)
+        ticket = self.row_of(self.mailbox, first).ticket_id
+        sections = self.sections(
+            self.try_it(
+                "From: Ana <ana@customer.example>\nSubject: RE: Pedido parado\n"
+                f"In-Reply-To: {first.internet_message_id}\n\nAgora é urgente"
+            )
+        )
+        self.assertEqual(
+            sections["Rules, in order"],
+            [
+                "1. Urgent replies: matches",
+                "2. New only: not tried: it applies to new conversations only",
+            ],
+        )
+        self.assertEqual(
+            dict(sections["The reply"]),
+            {"Lands in": ticket.display_name, "Priority": "Very High"},
+        )
+        self.assertNotIn("Complementary fields", sections)
+
     def test_try_it_ignored(self):
         self.rule(
             [{"field": "subject", "operator": "contains", "value": "promo"}],

@@ -2,7 +2,7 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from markupsafe import Markup
 
-from odoo import fields, models
+from odoo import fields, models, tools
 from odoo.tools.misc import format_date, format_datetime, formatLang
 
 from .. import texts
@@ -61,7 +61,7 @@ class MailScannerRuleTest(models.TransientModel):
             parts.append(self._html_list(_("Result"), [ignored]))
             return Markup("").join(parts)
         model = decision.target_model or TICKET
-        parts.append(self._result(decision, model, thread_id, is_reply))
+        parts.append(self._result(decision, model, thread_id, is_reply, facts))
         if not is_reply and model == TICKET:
             parts.append(self._complementary(facts))
         return Markup("").join(parts)
@@ -99,12 +99,12 @@ class MailScannerRuleTest(models.TransientModel):
             lines.append(_("No rule matches: the mailbox's settings apply."))
         return lines
 
-    def _result(self, decision, model, thread_id, is_reply):
+    def _result(self, decision, model, thread_id, is_reply, facts):
         _ = self.env._
         Model = self.env[model]
         if is_reply:
             title = _("The reply")
-            rows = [(_("Lands in"), self._reply_target(thread_id))]
+            rows = [(_("Lands in"), self._reply_target(thread_id, facts))]
             values = decision.values_for(model) if decision.matched else {}
         else:
             title = _("The new record")
@@ -118,9 +118,19 @@ class MailScannerRuleTest(models.TransientModel):
             rows.append(self._labelled(Model, name, value))
         return self._html_table(title, rows)
 
-    def _reply_target(self, thread_id):
+    def _reply_target(self, thread_id, facts):
         if thread_id:
             return self.env[TICKET].browse(thread_id).display_name
+        # Linked by its References: the record of the newest message it names.
+        references = " ".join(facts.header(n) for n in ("References", "In-Reply-To"))
+        ids = [ref.strip() for ref in tools.mail.unfold_references(references)]
+        message = self.env["mail.message"].search(
+            [("message_id", "in", ids), ("model", "!=", False), ("res_id", "!=", 0)],
+            order="id desc",
+            limit=1,
+        )
+        if message:
+            return self.env[message.model].browse(message.res_id).display_name
         return self.env._("the ticket its headers (References) point to")
 
     def _complementary(self, facts):
