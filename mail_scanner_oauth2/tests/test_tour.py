@@ -197,6 +197,76 @@ class TestSetupTour(EmulatorRequestsMixin, HttpCase):
     def screenshots_of(self, key):
         return [n for n in os.listdir(self.folder) if n.startswith(f"{key}-")]
 
+    def test_a_supervisor_adds_a_field_and_tries_the_rules(self):
+        """From the mailbox's screen: 'Create a ticket field', 'Try the rules on a
+        mail', and the field on the ticket form, filled from the next mail."""
+        tenant = self.emu.add_tenant()
+        graph_app = tenant.add_app(secret="supervisor~Value~9Tx3")
+        graph_mailbox = tenant.add_mailbox("support@contoso.example")
+        app = self.env["mail.scanner.azure.app"].create(
+            {
+                "tenant_id": tenant.id,
+                "client_id": graph_app.client_id,
+                "client_secret": graph_app.secret,
+            }
+        )
+        mailbox = self.env["mail.scanner.mailbox"].create(
+            {
+                "account_kind": "microsoft",
+                "app_id": app.id,
+                "address": graph_mailbox.address,
+            }
+        )
+        billing = self.env["helpdesk.ticket.team"].create({"name": "Billing"})
+        self.env["mail.scanner.rule"].create(
+            {
+                "name": "Billing rule",
+                "mailbox_id": mailbox.id,
+                "team_id": billing.id,
+                "condition_ids": [
+                    (
+                        0,
+                        0,
+                        {"field": "subject", "operator": "contains", "value": "boleto"},
+                    )
+                ],
+            }
+        )
+        admin = new_test_user(
+            self.env,
+            login="tour_supervisor",
+            name="Marina Costa",
+            groups="base.group_user,base.group_system,"
+            "helpdesk_mgmt.group_helpdesk_manager",
+            lang="en_US",
+        )
+        for stale in self.screenshots_of("supervisor-en"):
+            os.remove(os.path.join(self.folder, stale))
+        self.start_tour(
+            "/odoo/action-mail_scanner_oauth2.mail_scanner_mailbox_action",
+            "mail_scanner_supervisor_en",
+            login=admin.login,
+        )
+        field = self.env["ir.model.fields"]._get("helpdesk.ticket", "x_order_number")
+        self.assertEqual((field.state, field.ttype), ("manual", "char"))
+
+        graph_mailbox.deliver(
+            make_eml(
+                "Boleto vencido",
+                "Ana Souza <ana.souza@customer.example>",
+                to=graph_mailbox.address,
+                body="Good morning,\nOrder number: PO-4471\nthe invoice is overdue.",
+            ),
+            received=datetime.now(timezone.utc),
+        )
+        self.env.ref(
+            "mail_scanner_oauth2.ir_cron_mail_scanner_sync"
+        ).method_direct_trigger()
+        ticket = self.env["helpdesk.ticket"].search([("name", "=", "Boleto vencido")])
+        self.assertEqual((ticket.team_id, ticket.x_order_number), (billing, "PO-4471"))
+        self.start_tour("/odoo", "mail_scanner_supervisor_ticket_en", login=admin.login)
+        self.assertEqual(len(self.screenshots_of("supervisor-en")), 4)
+
     def test_setup_path_in_english(self):
         self.walk_the_path("en_US")
 

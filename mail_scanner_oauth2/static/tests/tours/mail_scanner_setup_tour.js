@@ -245,6 +245,138 @@ function ticketSteps(lang) {
     ];
 }
 
+/**
+ * A supervisor on the running mailbox (made by the test): creates the ticket field
+ * a value goes to, tries the rules on a pasted mail, and finds the field on the
+ * ticket form.
+ */
+function supervisorSteps() {
+    const modal = ".modal:not(.o_inactive_modal)";
+    const mail =
+        "From: Ana Souza <ana.souza@customer.example>\n" +
+        "Subject: Boleto vencido\n\n" +
+        "Good morning,\nOrder number: PO-4471\nthe invoice is overdue.\n";
+    return [
+        {
+            content: "The mailbox",
+            trigger: ".o_list_view .o_data_row:contains(support@contoso.example) .o_data_cell",
+            run: "click",
+        },
+        {
+            content: "Complementary fields",
+            trigger: ".o_form_view .o_notebook .nav-link[name='extractions']",
+            run: "click",
+        },
+        {
+            content: "Create a ticket field",
+            trigger: ".o_form_view button:contains(Create a ticket field)",
+            run: "click",
+        },
+        {
+            content: "Its label",
+            trigger: `${modal} .o_field_widget[name='label'] input`,
+            run: "edit Order number",
+        },
+        screenshot("supervisor-en", "01-create-ticket-field", `${modal} button[name='action_create']`),
+        {
+            content: "Create field",
+            trigger: `${modal} button[name='action_create']`,
+            run: "click",
+        },
+        {
+            content: "It is read from 'Order number:' lines of new mail",
+            trigger:
+                "body:not(:has(.modal)) .o_field_widget[name='extraction_ids'] .o_data_row:contains(Order number)",
+        },
+        screenshot(
+            "supervisor-en",
+            "02-complementary-fields",
+            ".o_field_widget[name='extraction_ids'] .o_data_row"
+        ),
+        {
+            content: "Rules",
+            trigger: ".o_form_view .o_notebook .nav-link[name='rules']",
+            run: "click",
+        },
+        {
+            content: "Try the rules on a mail",
+            trigger: ".o_form_view button:contains(Try the rules on a mail)",
+            run: "click",
+        },
+        {
+            content: "Paste a mail",
+            trigger: `${modal} .o_field_widget[name='raw_mail'] textarea`,
+            async run(helpers) {
+                await helpers.edit(mail);
+            },
+        },
+        {
+            content: "Try it",
+            trigger: `${modal} button[name='action_try']`,
+            run: "click",
+        },
+        {
+            content: "The rule, its team and the value, by their labels",
+            trigger: `${modal} .o_field_widget[name='result']:contains(Billing rule: matches):contains(Billing):contains(PO-4471):contains(Order number)`,
+        },
+        screenshot("supervisor-en", "03-try-the-rules", `${modal} .o_field_widget[name='result']`),
+        {
+            content: "Close",
+            trigger: `${modal} .modal-header .btn-close`,
+            run: "click",
+        },
+        {
+            content: "Back on the mailbox",
+            trigger: "body:not(:has(.modal)) .o_form_view .o_form_saved",
+        },
+    ];
+}
+
+/** Then a customer's mail with an order number is a ticket (made by the test). */
+function supervisorTicketSteps() {
+    return [
+        ...stepUtils.goToAppSteps("helpdesk_mgmt.helpdesk_ticket_main_menu", "Open Helpdesk"),
+        {
+            content: "Tickets",
+            trigger: "[data-menu-xmlid='helpdesk_mgmt.helpdesk_ticket_menu']",
+            run: "click",
+        },
+        {
+            content: "All Tickets",
+            trigger: ".dropdown-item[data-menu-xmlid='helpdesk_mgmt.helpdesk_all_ticket_menu']",
+            run: "click",
+        },
+        {
+            content: "The ticket of the mail",
+            trigger: ".o_list_view .o_data_row:contains(Boleto vencido) .o_data_cell",
+            run: "click",
+        },
+        {
+            content: "Its Complementary fields page",
+            trigger: ".o_form_view .o_notebook .nav-link[name='mail_scanner_complementary_fields']",
+            run: "click",
+        },
+        {
+            content: "The order number read from the mail",
+            trigger: ".o_form_view .o_field_widget[name='x_order_number'] input:value(PO-4471)",
+        },
+        screenshot(
+            "supervisor-en",
+            "04-ticket-complementary-fields",
+            ".o_form_view .o_field_widget[name='x_order_number']"
+        ),
+    ];
+}
+
+registry.category("web_tour.tours").add("mail_scanner_supervisor_en", {
+    url: "/odoo/action-mail_scanner_oauth2.mail_scanner_mailbox_action",
+    steps: supervisorSteps,
+});
+registry.category("web_tour.tours").add("mail_scanner_supervisor_ticket_en", {
+    url: "/odoo",
+    steps: supervisorTicketSteps,
+});
+
 for (const lang of Object.keys(RUNS)) {
     registry.category("web_tour.tours").add(`mail_scanner_setup_${lang}`, {
         url: "/odoo",
