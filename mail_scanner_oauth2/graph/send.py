@@ -419,6 +419,11 @@ class MailSender:
         url = self.client.url(f"{_path(mailbox, 'messages')}?{query}")
         return list(self._get(mailbox, url).get("value") or [])
 
+    def discard_draft(self, mailbox, draft_id):
+        """Delete a draft left by an attempt that never finished (failures logged,
+        never raised: it is tidying)."""
+        self._discard_quietly(mailbox, draft_id)
+
     def _discard_quietly(self, mailbox, message_id):
         try:
             self.client.request(

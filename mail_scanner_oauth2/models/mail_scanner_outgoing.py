@@ -42,9 +42,14 @@ class MailScannerOutgoing(models.Model):
         string="Document", model_field="model", readonly=True
     )
     state = fields.Selection(
-        [("draft", "Draft in the mailbox"), ("sent", "Sent"), ("failed", "Failed")],
+        [
+            ("started", "Started"),
+            ("draft", "Draft in the mailbox"),
+            ("sent", "Sent"),
+            ("failed", "Failed"),
+        ],
         required=True,
-        default="draft",
+        default="started",
         readonly=True,
         index=True,
     )

@@ -163,12 +163,14 @@ class GraphSession:
         returns its Message-ID. Raises SendDeferred or SendRefused."""
         message_id = (message["Message-Id"] or "").strip()
         ledger = SendLedger(self, message_id, smtp_to_list)
-        earlier = ledger.load()
+        earlier = ledger.start()
         if earlier.get("state") == "sent":
             _logger.info("%s was sent before: not sent again", message_id)
             return message_id
         mime = mime_of(message, smtp_to_list)
         try:
+            if earlier and not earlier.get("draft_id"):
+                self._discard_unrecorded_drafts(ledger, message_id)
             result = self.sender.send_mime(
                 self.mailbox.address,
                 mime,
@@ -182,6 +184,16 @@ class GraphSession:
         ledger.sent(result)
         MailboxHealth(self.mailbox).send_succeeded()
         return message_id
+
+    def _discard_unrecorded_drafts(self, ledger, message_id):
+        """An earlier attempt died while it built its draft (before the draft was
+        recorded): that draft was never sent, and is deleted rather than left
+        half-built in the mailbox's Drafts. Drafts the ledger knows are kept."""
+        address = self.mailbox.address
+        recorded = set(ledger.recorded_drafts())
+        for copy in self.sender.find_copies(address, message_id):
+            if copy.get("isDraft") and copy.get("id") not in recorded:
+                self.sender.discard_draft(address, copy["id"])
 
     def _failure(self, ledger, exc):
         key, params = texts.describe(exc)
@@ -243,6 +255,13 @@ def mime_of(message, smtp_to_list):
     return message.as_bytes(policy=message.policy)
 
 
+def recipients_key(addresses):
+    """What tells apart the sends of one mail (Odoo sends a copy per recipient
+    partner, all under the same Message-ID)."""
+    normalized = sorted({email_normalize(a) or a for a in addresses})
+    return hashlib.sha256("\n".join(normalized).encode()).hexdigest()
+
+
 class SendLedger:
     """The send-ledger row of one message to one set of recipients, each change
     committed in a transaction of its own (the sending transaction may be killed or
@@ -256,9 +275,7 @@ class SendLedger:
             "mailbox_id": session.mailbox.id,
             "mail_id": mail.id if mail else 0,
             "message_id": message_id,
-            "recipients_key": hashlib.sha256(
-                "\n".join(normalized).encode()
-            ).hexdigest(),
+            "recipients_key": recipients_key(normalized),
         }
         self.details = {
             "recipients": ", ".join(normalized),
@@ -274,12 +291,31 @@ class SendLedger:
             env = self.env(cr=cr, su=True)
             return action(env["mail.scanner.outgoing"])
 
-    def load(self):
-        """{"state", "draft_id"} of an earlier attempt, or {}."""
+    def start(self):
+        """{"state", "draft_id"} of an earlier attempt, or {} when this is the
+        first, which is then recorded as started."""
+
+        def read_or_start(Outgoing):
+            row = Outgoing.search(self._domain(), limit=1)
+            if row:
+                return {"state": row.state, "draft_id": row.draft_id}
+            Outgoing.create(dict(self.identity, **self.details, state="started"))
+            return {}
+
+        return self._in_own_transaction(read_or_start)
+
+    def recorded_drafts(self):
+        """Draft ids the ledger holds for this Message-ID (any recipients)."""
 
         def read(Outgoing):
-            row = Outgoing.search(self._domain(), limit=1)
-            return {"state": row.state, "draft_id": row.draft_id} if row else {}
+            rows = Outgoing.search(
+                [
+                    ("mailbox_id", "=", self.identity["mailbox_id"]),
+                    ("message_id", "=", self.identity["message_id"]),
+                    ("draft_id", "!=", False),
+                ]
+            )
+            return rows.mapped("draft_id")
 
         return self._in_own_transaction(read)
 

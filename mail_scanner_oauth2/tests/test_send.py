@@ -7,12 +7,14 @@ import email
 import random
 from email import policy
 
+from graph_emulator.samples import make_eml
+
 from odoo.tests import new_test_user, tagged
 from odoo.tools import email_normalize, mute_logger
 
 from ..graph.errors import SEND_ROLE
 from ..sync.health import ALERT_SUBTYPE
-from ..sync.outgoing import GRAPH_AUTHENTICATION
+from ..sync.outgoing import GRAPH_AUTHENTICATION, recipients_key
 from .common import MailScannerCase
 
 MB = 1024 * 1024
@@ -306,6 +308,40 @@ class TestSendThroughMailbox(SendCase):
         self.assertEqual(len(self.outbound(message.message_id)), 1, "never twice")
         row.invalidate_recordset()
         self.assertEqual(row.state, "sent")
+
+    def test_draft_of_an_attempt_that_died_is_deleted_never_sent(self):
+        ticket = self.ask()
+        message = self.answer(ticket.with_context(mail_notify_force_send=False))
+        mail = self.mails_of(message)
+        # A worker died while it built the draft: the ledger row says started,
+        # and the half-built draft sits in the mailbox's Drafts.
+        self.env["mail.scanner.outgoing"].create(
+            {
+                "mailbox_id": self.mailbox.id,
+                "mail_id": mail.id,
+                "message_id": message.message_id,
+                "recipients_key": recipients_key([CUSTOMER]),
+                "state": "started",
+            }
+        )
+        with self.emu.temporarily("tidy"):
+            half_built = self.graph_mailbox.deliver(
+                make_eml(
+                    "Re: Printer on fire",
+                    self.mailbox_address,
+                    CUSTOMER,
+                    "half",
+                    message_id=message.message_id,
+                ),
+                folder="drafts",
+            )
+        half_built.is_draft = True
+        mail.send()
+        self.assertEqual(self.graph_mailbox.messages(folder="drafts"), [])
+        [copy] = self.sent_items(message.message_id)
+        self.assertNotEqual(copy.immutable_id, half_built.immutable_id)
+        self.assertNotIn(b"half", copy.raw)
+        self.assertEqual(len(self.outbound(message.message_id)), 1)
 
     def test_without_mail_send_the_mail_fails_and_health_is_told_once(self):
         ticket = self.ask()
