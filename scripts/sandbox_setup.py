@@ -45,4 +45,5 @@ else:
     if mailbox.state != "running":
         mailbox.action_check_and_start()
 env.cr.commit()  # noqa: F821
-print(f"mailbox {mailbox.address}: {mailbox.state}")
+sending = "through the mailbox" if mailbox.send_answers else "off (no Mail.Send)"
+print(f"mailbox {mailbox.address}: {mailbox.state}; answers: {sending}")
