@@ -71,22 +71,17 @@ class MailThread(models.AbstractModel):
             # mail.message sanitizes it again when the message is stored.
             msg_dict["body"] = Markup(marked)
 
-
-class MailThreadSentMail(models.AbstractModel):
-    """Mail sent through the mailbox (sync/outgoing.py), seen again by the import.
-
-    Exchange may give a sent mail its own Message-ID (the send ledger keeps it as
-    ``internet_message_id``). The answers and the non-delivery reports of that mail
-    then name Exchange's id; while the scanner imports, these hooks translate it to
-    Odoo's, so that Odoo's own threading and bounce handling find the mail.
-
-    And once answers leave through the mailbox, an imported mail must not be sent
-    again to the people who have it already (its To and Cc people), nor to the
-    customers following the ticket: they hear from the agents' messages, not from
-    each other's mail. Agents keep Odoo's usual notifications.
-    """
-
-    _inherit = "mail.thread"
+    # ------------------------------------------------ mail sent through the mailbox
+    # Mail sent through the mailbox (sync/outgoing.py), seen again by the import.
+    # Exchange may give a sent mail its own Message-ID (the send ledger keeps it as
+    # ``internet_message_id``). The answers and the non-delivery reports of that mail
+    # then name Exchange's id; while the scanner imports, these hooks translate it to
+    # Odoo's, so that Odoo's own threading and bounce handling find the mail.
+    #
+    # And once answers leave through the mailbox, an imported mail must not be sent
+    # again to the people who have it already (its To and Cc people), nor to the
+    # customers following the ticket: they hear from the agents' messages, not from
+    # each other's mail. Agents keep Odoo's usual notifications.
 
     @api.model
     def _mail_scanner_odoo_ids(self, references):
