@@ -10,6 +10,7 @@ company's mail written as that address (agents' answers on tickets included) thr
 it. How a mail leaves is in ``sync/outgoing.py``.
 """
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from odoo import api, fields, models
@@ -175,6 +176,23 @@ class MailScannerMailbox(models.Model):
                     )
             elif server.active:
                 server.active = False
+
+    # -------------------------------------------------------------- retention
+    @api.model
+    def _cron_purge_ledger(self):
+        """The send ledger is kept as long as the scanned mail's log: answers to a
+        mail whose Message-ID Exchange replaced are threaded through it."""
+        removed = super()._cron_purge_ledger()
+        Outgoing = self.env["mail.scanner.outgoing"].sudo()
+        for mailbox in self.sudo().with_context(active_test=False).search([]):
+            if mailbox.retention_days <= 0:
+                continue
+            horizon = fields.Datetime.now() - timedelta(days=mailbox.retention_days)
+            Outgoing.search(
+                [("mailbox_id", "=", mailbox.id), ("create_date", "<", horizon)]
+            ).unlink()
+        self._purge_commit()
+        return removed
 
     # ------------------------------------------------------------------ actions
     def action_view_sent(self):

@@ -384,6 +384,19 @@ class TestSendThroughMailbox(SendCase):
             len(self.mailbox.message_ids.filtered(lambda m: "sends again" in m.body)), 1
         )
 
+    def test_send_ledger_is_kept_as_long_as_the_log(self):
+        ticket = self.ask()
+        old, recent = self.answer(ticket, "Old answer"), self.answer(ticket, "New")
+        old_row = self.ledger_of(old)
+        self.env.cr.execute(
+            "UPDATE mail_scanner_outgoing SET create_date = now() - interval '200 days'"
+            " WHERE id = %s",
+            (old_row.id,),
+        )
+        self.env["mail.scanner.mailbox"]._cron_purge_ledger()
+        self.assertFalse(old_row.exists())
+        self.assertTrue(self.ledger_of(recent))
+
     def test_bounce_of_a_sent_answer_is_shown_on_its_ticket(self):
         for replaced in (False, True):
             with self.subTest(exchange_replaces_message_id=replaced):
