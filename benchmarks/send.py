@@ -265,6 +265,14 @@ def main():
         seconds = time.monotonic() - t0
         server.kill()
         requests = emu.log.count(in_batch=False)
+        rows = emu.log.select()
+        # What the restarts cost: checks of an earlier attempt (a recorded draft's
+        # state, or the lookup of a half-built one), drafts deleted, sends posted.
+        checks = sum(1 for r in rows if r.method == "GET" and "isDraft" in str(r.query))
+        deleted = sum(1 for r in rows if r.method == "DELETE")
+        send_posts = sum(
+            1 for r in rows if r.method == "POST" and r.path.endswith("/send")
+        )
         result = verify(db, gm, answers, sizes)
         print(
             f"answers={len(answers)} with_attachment={len(sizes)} "
@@ -273,6 +281,10 @@ def main():
         print(f"send ledger={result['ledger']} drafts_left={result['drafts']}")
         print("kills at (s into run): " + ", ".join(f"{k:.2f}" for k in kills))
         print(f"sending_seconds={seconds:.1f} server_starts={server.starts}")
+        print(
+            f"earlier_attempt_checks={checks} drafts_deleted={deleted} "
+            f"send_posts={send_posts} requests={requests}"
+        )
         if result["problems"]:
             print(
                 "problems: "
