@@ -26,6 +26,7 @@
         "views/mail_scanner_extraction_views.xml",
         "views/res_config_settings_views.xml",
         "views/mail_scanner_menus.xml",
+        "views/mail_scanner_send_views.xml",
     ],
     "assets": {
         "web.assets_tests": [

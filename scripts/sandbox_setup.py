@@ -66,4 +66,8 @@ for _run in range(10):  # bounded: a failing mailbox must not hold the start-up
     print(f"first scan: {done} mails imported, {remaining} left")
     if not remaining:
         break
-print(f"mailbox {mailbox.address}: {mailbox.state}, tickets into team {team.name}")
+sending = "through the mailbox" if mailbox.send_answers else "off (no Mail.Send)"
+print(
+    f"mailbox {mailbox.address}: {mailbox.state}, tickets into team {team.name}; "
+    f"answers: {sending}"
+)

@@ -13,3 +13,4 @@ from . import test_quotes
 from . import test_secrets
 from . import test_companies
 from . import test_tour
+from . import test_send
