@@ -8,3 +8,5 @@ from . import mail_scanner_rule_condition
 from . import mail_scanner_extraction
 from . import mail_thread
 from . import helpdesk_ticket
+from . import mail_scanner_subscription
+from . import mail_scanner_mailbox_notify
