@@ -121,6 +121,9 @@ class MailScannerSubscription(models.Model):
     last_notification = fields.Datetime(
         help="When a notification last woke the scanner."
     )
+    checked_at = fields.Datetime(
+        help="When Microsoft Graph last confirmed that the subscription exists."
+    )
 
     _sql_constraints = [
         ("mailbox_uniq", "unique(mailbox_id)", "One subscription per mailbox.")
@@ -260,6 +263,8 @@ class MailScannerSubscription(models.Model):
             due = self.renew_requested or self.expiration - now < RENEW_BEFORE
             if due and (not self.next_attempt or self.next_attempt <= now):
                 self._renew(wanted)
+            elif not self.checked_at or self.checked_at <= now - HEALTHY_POLL:
+                self._check_exists(wanted)
             return
         if self.state == "failed" and self.next_attempt and self.next_attempt > now:
             return
@@ -302,6 +307,7 @@ class MailScannerSubscription(models.Model):
                 error_params=False,
                 next_attempt=False,
                 renew_requested=False,
+                checked_at=fields.Datetime.now(),
             )
         )
         _logger.info(
@@ -328,12 +334,34 @@ class MailScannerSubscription(models.Model):
         self.write(
             {
                 "expiration": _naive(renewed.expiration),
+                "checked_at": fields.Datetime.now(),
                 "renew_requested": False,
                 "error_key": False,
                 "error_params": False,
                 "next_attempt": False,
             }
         )
+
+    def _check_exists(self, wanted):
+        """A subscription Graph lost without telling (no subscriptionRemoved
+        event reached Odoo) would leave the mailbox polled only every
+        HEALTHY_POLL: asked at that pace, and made again when it is gone."""
+        try:
+            found = MailSubscriptions(self.app_id._graph_client()).get(
+                self.graph_id, mailbox=self.mailbox_id.address
+            )
+        except (graph_errors.GraphError, UserError):
+            found = True  # cannot tell now: asked again next time
+        if found is None:
+            _logger.info(
+                "Mail Scanner: the change-notification subscription of %s is gone; "
+                "making a new one",
+                self.mailbox_id.address,
+            )
+            self._drop()
+            self._subscribe(wanted)
+            return
+        self.checked_at = fields.Datetime.now()
 
     def _refused(self, exc, state):
         if isinstance(exc, UserError):

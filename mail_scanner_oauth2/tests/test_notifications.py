@@ -18,6 +18,7 @@ import requests
 from odoo import fields
 from odoo.tests import HttpCase, tagged
 
+from ..graph.subscriptions import MailSubscriptions
 from ..models.mail_scanner_subscription import (
     HEALTHY_POLL,
     PARAM_ALLOW_LOCAL,
@@ -285,6 +286,23 @@ class TestSubscriptionLife(NotificationCase):
         self.assertNotEqual(sub.graph_id, old_id)
         self.assertEqual([s.id for s in self.graph_subscriptions()], [sub.graph_id])
         self.assertTrue(self.tickets_of(missed), "caught up by delta")
+
+    def test_a_subscription_graph_lost_silently_is_made_again(self):
+        mailbox = self.started_mailbox()
+        old_id = self.subscription(mailbox).graph_id
+        MailSubscriptions(mailbox.app_id._graph_client()).delete(old_id)
+        self.run_job()
+        self.assertEqual(
+            self.subscription(mailbox).graph_id, old_id, "not asked on every run"
+        )
+        self.subscription(mailbox).checked_at = (
+            fields.Datetime.now() - HEALTHY_POLL - timedelta(seconds=5)
+        )
+        self.run_job()
+        sub = self.subscription(mailbox)
+        self.assertEqual(sub.state, "live")
+        self.assertNotEqual(sub.graph_id, old_id)
+        self.assertEqual([s.id for s in self.graph_subscriptions()], [sub.graph_id])
 
     def test_missed_catches_up_with_delta(self):
         mailbox = self.started_mailbox()
