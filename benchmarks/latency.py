@@ -97,8 +97,8 @@ def measure(db, gm, mails, seconds, rng, probe, grace):
         now = time.monotonic()
         for (message_id,) in oe.sql(
             db,
-            "SELECT DISTINCT message_id FROM mail_message WHERE model='helpdesk.ticket' "
-            "AND message_id = ANY(%s)",
+            "SELECT DISTINCT message_id FROM mail_message "
+            "WHERE model='helpdesk.ticket' AND message_id = ANY(%s)",
             (waiting,),
         ):
             seen[message_id] = now
@@ -194,7 +194,8 @@ def main():
             oe.log(line(phase, latencies, lost))
         notifications = emu.subscriptions.outbox.count("notification", ok=True)
         failed_posts = emu.subscriptions.outbox.count("notification", ok=False)
-        print(f"odoo: {base_url} --workers=0 --max-cron-threads=1; versions {oe.versions()}")
+        print(f"odoo: {base_url} --workers=0 --max-cron-threads=1")
+        print(f"versions: {oe.versions()}")
         print(
             f"emulator: notification POSTs answered 2xx={notifications} "
             f"failed={failed_posts}"

@@ -134,6 +134,10 @@ class MailScannerSubscription(models.Model):
         """Commits one step of the scheduled job. Tests replace this seam."""
         self.env.cr.commit()  # pylint: disable=invalid-commit
 
+    def _rollback(self):
+        """Drops a failed step of the scheduled job. Tests replace this seam."""
+        self.env.cr.rollback()  # pylint: disable=invalid-commit
+
     # ------------------------------------------------------------ per mailbox
     @api.model
     def _of(self, mailboxes):
@@ -232,15 +236,19 @@ class MailScannerSubscription(models.Model):
             [("graph_id", "!=", False), ("mailbox_id.state", "not in", SCANNED_STATES)]
         )
         scanned = Mailbox.search([("state", "in", SCANNED_STATES)])
-        for sub in stale | self._of(scanned):
+        subs = stale | self._of(scanned)
+        self._commit()
+        for sub in subs:
+            address = sub.mailbox_id.address
             try:
-                with self.env.cr.savepoint():
-                    sub._maintain()
+                sub._maintain()
+            except pg_errors.SerializationFailure:
+                # A notification updated this row meanwhile: next run.
+                self._rollback()
+                _logger.info("Mail Scanner: notifications of %s: next run", address)
             except Exception:  # pylint: disable=broad-except
-                _logger.exception(
-                    "Mail Scanner: change notifications of %s",
-                    sub.mailbox_id.address,
-                )
+                self._rollback()
+                _logger.exception("Mail Scanner: notifications of %s", address)
             self._commit()
 
     def _maintain(self):
@@ -283,6 +291,9 @@ class MailScannerSubscription(models.Model):
 
     def _subscribe(self, wanted):
         mailbox = self.mailbox_id
+        # Graph calls back while it subscribes: no transaction (and no snapshot a
+        # notification could make stale) stays open across the call.
+        self._commit()
         secret = secrets.token_urlsafe(48)  # 64 characters; Graph allows 128
         lifecycle_url = mailbox._notification_base_url() + LIFECYCLE_ROUTE % mailbox.id
         try:
@@ -320,6 +331,7 @@ class MailScannerSubscription(models.Model):
 
     def _renew(self, wanted):
         mailbox = self.mailbox_id
+        self._commit()  # see _subscribe
         try:
             renewed = MailSubscriptions(self.app_id._graph_client()).renew(
                 self.graph_id, mailbox=mailbox.address
@@ -346,6 +358,7 @@ class MailScannerSubscription(models.Model):
         """A subscription Graph lost without telling (no subscriptionRemoved
         event reached Odoo) would leave the mailbox polled only every
         HEALTHY_POLL: asked at that pace, and made again when it is gone."""
+        self._commit()  # see _subscribe
         try:
             found = MailSubscriptions(self.app_id._graph_client()).get(
                 self.graph_id, mailbox=self.mailbox_id.address
@@ -440,8 +453,9 @@ class MailScannerSubscription(models.Model):
     @api.model
     def _due(self, mailboxes):
         """The mailboxes among these that this run scans. Notified mailboxes are
-        scanned when woken, when mail is still pending, or every HEALTHY_POLL; the
-        others every run. Clears the marks of those it returns."""
+        scanned when woken, when mail is still pending, after a failed run, or
+        every HEALTHY_POLL; the others every run. Clears the marks of those it
+        returns."""
         subs = self.sudo().search([("mailbox_id", "in", mailboxes.ids)])
         now = fields.Datetime.now()
         with_pending = {
@@ -457,6 +471,7 @@ class MailScannerSubscription(models.Model):
             lambda s: (
                 s.state == "live"
                 and s.mailbox_id.state == "running"
+                and not s.mailbox_id.failure_streak
                 and s.expiration
                 and s.expiration > now
                 and not s.woken_at

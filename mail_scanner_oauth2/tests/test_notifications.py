@@ -398,6 +398,15 @@ class TestNotificationEndpoint(NotificationCase):
         self.run_job()
         self.assertEqual(self.delta_rounds(), rounds + 2)
 
+    def test_sync_now_scans_a_notified_mailbox_at_once(self):
+        mailbox = self.started_mailbox()
+        rounds = self.delta_rounds()
+        self.run_job()
+        self.assertEqual(self.delta_rounds(), rounds, "quiet: notifications are live")
+        mailbox.action_sync_now()
+        self.run_job()
+        self.assertEqual(self.delta_rounds(), rounds + 1)
+
     def test_burst_of_100_notifications_starts_one_sync(self):
         mailbox = self.started_mailbox()
         triggers, rounds = self.triggers(), self.delta_rounds()
