@@ -499,7 +499,7 @@ class MailScannerSubscription(models.Model):
                     log_exceptions=False,
                 )
         except pg_errors.SerializationFailure:
-            pass
+            _logger.debug("Mail Scanner: a notification came meanwhile, run again")
         marked.invalidate_recordset(["woken_at"])
         # Committed at once: a notification must never wait for this row lock.
         self._commit()

@@ -261,6 +261,25 @@ class TestSubscriptionLife(NotificationCase):
         self.assertNotEqual(graph_sub.id, old_id)
         self.assertEqual(graph_sub.folder.id, tickets.graph_id)
 
+    def test_replaced_by_the_new_app_when_the_app_changes(self):
+        mailbox = self.started_mailbox()
+        new_graph_app = self.tenant.add_app(secret=f"value~{uuid.uuid4().hex}")
+        mailbox.app_id = self.create_app(
+            name="Contoso 2",
+            client_id=new_graph_app.client_id,
+            client_secret=new_graph_app.secret,
+        )
+        # Deleted with the app that made it (only that app may).
+        self.assertEqual(self.graph_subscriptions(), [])
+        self.run_job()
+        (graph_sub,) = [
+            sub
+            for sub in self.emu.subscriptions.all()
+            if sub.tenant_id == self.tenant.id
+        ]
+        self.assertEqual(graph_sub.application_id, new_graph_app.client_id)
+        self.assertEqual(self.subscription(mailbox).app_id, mailbox.app_id)
+
     def test_replaced_when_the_public_address_changes(self):
         mailbox = self.started_mailbox()
         mailbox.notification_address = self.base_url().replace("127.0.0.1", "localhost")
