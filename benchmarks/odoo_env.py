@@ -683,10 +683,13 @@ class OdooServer:
         limit_time_real_cron=600,
         extra_args=(),
         logfile=None,
+        port=None,
     ):
         self.db = db
         self.cleanup = cleanup
         self.port = None
+        # A port chosen beforehand (e.g. for web.base.url); else a free one per start.
+        self.fixed_port = port
         self.proc: subprocess.Popen | None = None
         self.log_level = log_level
         self.limit_time_real_cron = limit_time_real_cron
@@ -696,7 +699,7 @@ class OdooServer:
         self.starts = 0
 
     def start(self, wait=True, timeout=120):
-        self.port = free_port()
+        self.port = self.fixed_port or free_port()
         cmd = [
             *_odoo_common_args(self.db),
             "--http-interface=127.0.0.1",

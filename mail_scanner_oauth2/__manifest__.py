@@ -21,6 +21,7 @@
         "views/mail_scanner_azure_app_views.xml",
         "views/mail_scanner_folder_views.xml",
         "views/mail_scanner_mailbox_views.xml",
+        "views/mail_scanner_mailbox_notify_views.xml",
         "views/mail_scanner_message_views.xml",
         "views/mail_scanner_rule_views.xml",
         "views/mail_scanner_extraction_views.xml",

@@ -54,6 +54,7 @@ def _templates(_):
         _graph_templates(_),
         **_ledger_templates(_),
         **_mailbox_templates(_),
+        **_notification_templates(_),
     )
 
 
@@ -310,5 +311,36 @@ def _mailbox_templates(_):
         "alert_large_mail": _(
             "These mails are larger than the limit and were not imported. Raise the "
             "limit and use Retry in the log to import them."
+        ),
+    }
+
+
+def _notification_templates(_):
+    """What the mailbox form says about change notifications (webhooks)."""
+    return {
+        "notification_live": _(
+            "Live until %(until)s (renewed automatically): Microsoft Graph tells "
+            "Odoo the moment mail arrives. The mailbox is also polled every "
+            "%(minutes)s minutes, so a lost notification delays mail, never loses it."
+        ),
+        "notification_pending": _(
+            "Being set up by the scheduler; until then the mailbox is polled every "
+            "minute."
+        ),
+        "notification_off": _("Off while the mailbox is stopped."),
+        "notification_no_public_address": _(
+            "Polling every minute: Odoo has no public https address (%(url)s). "
+            "Microsoft Graph only notifies an https address reachable from the "
+            "internet with a publicly trusted certificate. Set the system parameter "
+            "web.base.url, or this mailbox's public address (for an Odoo behind a "
+            "reverse proxy), to that https address."
+        ),
+        "notification_failed": _(
+            "Polling every minute: %(reason)s Setting up notifications is tried "
+            "again every hour, or now with Retry."
+        ),
+        "notification_renewal_failed": _(
+            "Live until %(until)s, but renewing failed: %(reason)s Renewal is tried "
+            "again every hour; once it lapses the mailbox is polled every minute."
         ),
     }

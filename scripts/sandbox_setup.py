@@ -8,6 +8,10 @@ params = env["ir.config_parameter"].sudo()  # noqa: F821 (odoo shell global)
 params.set_param("mail_scanner_oauth2.authority_host", env_["MSO_SANDBOX_URL"])
 params.set_param("mail_scanner_oauth2.graph_url", env_["MSO_SANDBOX_URL"] + "/v1.0")
 params.set_param("mail_scanner_oauth2.ca_bundle", env_["MSO_SANDBOX_CA"])
+# The emulator (started with --notify-http) notifies this Odoo on 127.0.0.1 over http;
+# Microsoft Graph would only call a public https address.
+params.set_param("mail_scanner_oauth2.notification_allow_local", "1")
+odoo_url = env_["MSO_SANDBOX_ODOO_URL"]
 App = env["mail.scanner.azure.app"]  # noqa: F821
 Mailbox = env["mail.scanner.mailbox"].with_context(active_test=False)  # noqa: F821
 company = env.company  # noqa: F821
@@ -39,13 +43,15 @@ if not mailbox:
             "team_id": team.id,
             # The samples are dated November 2026: import them all.
             "cutoff_date": datetime(2026, 1, 1),
+            "notification_address": odoo_url,
         }
     )
 else:
     # A restarted emulator has new folder ids: scan its Inbox again. Writing the
     # folder checks the access and starts the mailbox, as an admin's edit would.
     # The secret is written again too: it is write-only, and an older database may
-    # hold it elsewhere.
+    # hold it elsewhere. The new subscription follows (the restarted emulator forgot
+    # the old one).
     app.write({"client_secret": env_["MSO_SANDBOX_SECRET"]})
     mailbox.write(
         {
@@ -53,6 +59,7 @@ else:
             "move_folder_id": False,
             "after_import": "mark_read",
             "team_id": team.id,
+            "notification_address": odoo_url,
         }
     )
     if mailbox.state != "running":

@@ -2,13 +2,15 @@
 
 python -m graph_emulator --port 8443 --tenant-id T --client-id C --secret S \
     --mailbox support@contoso.com --seed-dir DIR --drop-dir DIR [--state-dir DIR] \
-    [--roles Mail.ReadWrite,Mail.Send] [--sent-dir DIR] [--tidy]
+    [--roles Mail.ReadWrite,Mail.Send] [--sent-dir DIR] [--tidy] [--notify-http]
 
 Realistic by default (Exchange-regenerated $value, redelivered changes, empty delta
 pages, expiring delta links, long-form links, subject-based conversations: see
 graph_emulator.realism); --tidy serves the documented behaviour only. Mail sent
 through a mailbox (the app needs the role Mail.Send) is announced on stdout as it
 reaches the mailbox's Sent Items, and written to --sent-dir as .eml files.
+Change notifications go to loopback addresses only; --notify-http also accepts
+http:// notification URLs (Graph itself only calls https), for a local Odoo.
 """
 
 import argparse
@@ -64,6 +66,12 @@ def _parse(argv):
         action="store_true",
         help="documented behaviour only: delivered bytes as $value, no redelivery, "
         "no empty delta pages, delta links that never expire (default: realistic)",
+    )
+    parser.add_argument(
+        "--notify-http",
+        action="store_true",
+        help="accept http:// notification URLs (Microsoft Graph requires https): "
+        "lets a local Odoo on 127.0.0.1 receive change notifications",
     )
     return parser.parse_args(argv)
 
@@ -128,6 +136,8 @@ def main(argv=None):
         state_dir=args.state_dir,
         realism="tidy" if args.tidy else "realistic",
     ).start()
+    # Never anywhere but this machine (allowed_hosts stays loopback).
+    emu.subscriptions.require_https = not args.notify_http
     tenant = emu.add_tenant(args.tenant_id, args.domain)
     cert = open(args.certificate).read() if args.certificate else None
     app = tenant.add_app(

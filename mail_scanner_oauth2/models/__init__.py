@@ -12,3 +12,5 @@ from . import mail_scanner_outgoing
 from . import mail_scanner_mailbox_send
 from . import ir_mail_server
 from . import mail_mail
+from . import mail_scanner_subscription
+from . import mail_scanner_mailbox_notify

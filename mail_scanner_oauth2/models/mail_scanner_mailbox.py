@@ -406,7 +406,7 @@ class MailScannerMailbox(models.Model):
             totals["processed"] += count
             cron._notify_progress(done=totals["processed"], remaining=1)
 
-        for mailbox in self.sudo().search([("state", "in", ("running", "error"))]):
+        for mailbox in self._mailboxes_to_sync():
             try:
                 done, remaining = MailboxSync(mailbox, progress=progress).run()
             except Exception:  # pylint: disable=broad-except
@@ -420,6 +420,12 @@ class MailScannerMailbox(models.Model):
             remaining=totals["remaining"],
         )
         return totals["done"], totals["remaining"]
+
+    @api.model
+    def _mailboxes_to_sync(self):
+        """The mailboxes one run of the scheduled job scans (change notifications
+        narrow this down: models/mail_scanner_mailbox_notify.py)."""
+        return self.sudo().search([("state", "in", ("running", "error"))])
 
     def _sync_once(self):
         """One bounded slice of work for this mailbox: (imported, remaining)."""

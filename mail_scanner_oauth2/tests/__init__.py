@@ -14,3 +14,4 @@ from . import test_secrets
 from . import test_companies
 from . import test_tour
 from . import test_send
+from . import test_notifications
