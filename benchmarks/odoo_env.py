@@ -683,8 +683,10 @@ class OdooServer:
         limit_time_real_cron=600,
         extra_args=(),
         logfile=None,
+        workers=0,
     ):
         self.db = db
+        self.workers = workers  # 0: threaded; >0: prefork (HTTP and cron workers)
         self.cleanup = cleanup
         self.port = None
         self.proc: subprocess.Popen | None = None
@@ -702,7 +704,7 @@ class OdooServer:
             "--http-interface=127.0.0.1",
             f"--http-port={self.port}",
             "--max-cron-threads=1",
-            "--workers=0",
+            f"--workers={self.workers}",
             f"--limit-time-real-cron={self.limit_time_real_cron}",
             f"--log-level={self.log_level}",
             *self.extra_args,
