@@ -543,7 +543,9 @@ def start_emulator_process(
     ]
     if seed_dir:
         cmd += ["--seed-dir", str(seed_dir)]
-    env = dict(os.environ, PYTHONPATH=f"{EMULATOR_DIR}:{os.environ.get('PYTHONPATH', '')}")
+    env = dict(
+        os.environ, PYTHONPATH=f"{EMULATOR_DIR}:{os.environ.get('PYTHONPATH', '')}"
+    )
     proc = subprocess.Popen(
         cmd,
         env=env,
@@ -1022,10 +1024,5 @@ if __name__ == "__main__":
         print(configure_mailbox(db, gm, batch_limit=2))
         print(sync_in_shell(db, deadline=120))
         print(ledger_counts(db), ticket_count(db), versions())
-        print(
-            [
-                (r["state"], r["attempts"], r["reason"][:300])
-                for r in ledger_rows(db)
-            ]
-        )
+        print([(r["state"], r["attempts"], r["reason"][:300]) for r in ledger_rows(db)])
     print(f"seconds={time.monotonic() - t0:.1f}")

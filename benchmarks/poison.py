@@ -236,7 +236,10 @@ def main(argv=None):
     cron_failures = failures + (0 if active else 1)
     print(f"server log: {events}")
     print(f"cron job: failure_count={failures} active={active}")
-    print(f"mailbox: state={mailbox.get('state')} last_error={mailbox.get('last_error')!r}")
+    print(
+        f"mailbox: state={mailbox.get('state')} "
+        f"last_error={mailbox.get('last_error')!r}"
+    )
     print(
         f"small mails imported: {small_ok} of {SMALL_BEFORE + SMALL_AFTER}; "
         f"all settled: {'yes' if finished else 'no (deadline)'}"

@@ -631,7 +631,7 @@ def main():
     t0 = time.monotonic()
     if args.corpus is None:
         args.corpus = realworld_corpus.ensure_corpus()
-    global CORPUS  # noqa: PLW0603 (file names in the results are relative to it)
+    global CORPUS  # file names in the results are relative to it
     CORPUS = args.corpus
     files = corpus_files(args.corpus, args.limit, args.exclude)
     if not files:

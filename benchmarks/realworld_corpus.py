@@ -39,7 +39,7 @@ import sys
 import sysconfig
 import tarfile
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 CACHE = Path(
@@ -63,8 +63,9 @@ class Archive:
     version: str
     members: tuple[str, ...]  # fnmatch patterns on the path inside the archive
     skip: tuple[str, ...] = ()
+    # The archive's SHA-256, pinned: another archive would give other figures.
+    sha256: str = ""
     licence: str = ""  # filled from the package's metadata
-    files: list = field(default_factory=list)
 
 
 ARCHIVES = (
@@ -76,6 +77,7 @@ ARCHIVES = (
         "flufl.bounce",
         "6.0.0",
         ("*/tests/data/*.txt",),
+        sha256="a1df16b9d1877ae4536f7d76c00d8421fcefbe694f80f5285d05c45a2547b1bc",
     ),
     Archive(
         "django-mailbox",
@@ -83,6 +85,7 @@ ARCHIVES = (
         "django-mailbox",
         "4.10.1",
         ("*/django_mailbox/tests/messages/*.eml",),
+        sha256="9060a4ddc81d16aa699e266649c12eaf4f29671b5266352e2fad3043a6832b52",
     ),
     # eml_parser shipped its samples in the sdist up to 1.17.
     Archive(
@@ -91,6 +94,7 @@ ARCHIVES = (
         "eml-parser",
         "1.17.5",
         ("*/samples/*.eml",),
+        sha256="db0b066184afdd73896f411ab303bc0eea69d39c36720074a2d1a767a4b40aa6",
     ),
     Archive(
         "talon",
@@ -98,6 +102,7 @@ ARCHIVES = (
         "talon",
         "1.4.4",
         ("*/tests/fixtures/*.eml", "*/tests/fixtures/*/*.eml"),
+        sha256="263d122609747691e9f75726ea565f5da8a40146a7a81eb5883e51b8224b0e5c",
     ),
     Archive(
         "mailman",
@@ -105,6 +110,7 @@ ARCHIVES = (
         "mailman",
         "3.3.10",
         ("*/src/mailman/*/tests/*.eml", "*/src/mailman/*/tests/data/*.eml"),
+        sha256="0de478fcf326f25d931938c3744e61c5cd67596b46e5b1e3bb2abf99d5445632",
     ),
     Archive(
         "salmon",
@@ -114,6 +120,7 @@ ARCHIVES = (
         ("*/tests/data/*.msg", "*/tests/data/spam"),
         # a template with placeholders, not a mail
         skip=("*/tests/data/templates/*",),
+        sha256="550d2db25dec887209947431e48dbfd83a79fa981f1f86a6521de74a27718bfe",
     ),
     Archive(
         "dkimpy",
@@ -121,6 +128,7 @@ ARCHIVES = (
         "dkimpy",
         "1.1.8",
         ("*/dkim/tests/data/*.msg", "*/dkim/tests/data/*.message*"),
+        sha256="b5f60fb47bbf5d8d762f134bcea0c388eba6b498342a682a21f1686545094b77",
     ),
     Archive(
         "eml-format",
@@ -128,20 +136,9 @@ ARCHIVES = (
         "eml-format",
         "0.6.1",
         ("package/test/fixtures/*.eml",),
+        sha256="e81cb3de56a7762e1a468bb2c9d490b8ad2e333b15547a93f631837c447954eb",
     ),
 )
-
-# The archives' SHA-256, pinned: another archive would give other figures.
-ARCHIVE_SHA256 = {
-    "flufl.bounce": "a1df16b9d1877ae4536f7d76c00d8421fcefbe694f80f5285d05c45a2547b1bc",
-    "django-mailbox": "9060a4ddc81d16aa699e266649c12eaf4f29671b5266352e2fad3043a6832b52",
-    "eml_parser": "db0b066184afdd73896f411ab303bc0eea69d39c36720074a2d1a767a4b40aa6",
-    "talon": "263d122609747691e9f75726ea565f5da8a40146a7a81eb5883e51b8224b0e5c",
-    "mailman": "0de478fcf326f25d931938c3744e61c5cd67596b46e5b1e3bb2abf99d5445632",
-    "salmon": "550d2db25dec887209947431e48dbfd83a79fa981f1f86a6521de74a27718bfe",
-    "dkimpy": "b5f60fb47bbf5d8d762f134bcea0c388eba6b498342a682a21f1686545094b77",
-    "eml-format": "e81cb3de56a7762e1a468bb2c9d490b8ad2e333b15547a93f631837c447954eb",
-}
 
 # The constants of Odoo's test_mail_data.py that are complete mails (the others
 # are str.format templates with placeholders such as {email_from}).
@@ -243,12 +240,12 @@ def inner_path(name: str) -> str:
 def take_archive(archive: Archive, path: Path, mails: Path) -> list[dict]:
     data = path.read_bytes()
     digest = sha256(data)
-    pinned = ARCHIVE_SHA256.get(archive.name)
+    pinned = archive.sha256
     if pinned and pinned != digest:
         raise SystemExit(
             f"{path.name}: SHA-256 {digest}, expected {pinned}: the registry "
             "serves another archive under this version; check it, then update "
-            "ARCHIVE_SHA256"
+            "the pinned sha256"
         )
     rows = []
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
@@ -344,7 +341,9 @@ def odoo_mails(mails: Path) -> list[dict]:
             continue
         content = value if isinstance(value, bytes) else value.encode("utf-8")
         inside = f"{ODOO_DATA}#{name}"
-        row = write_mail(mails, "odoo", f"test_mail_data/{name}.eml", content, source, "")
+        row = write_mail(
+            mails, "odoo", f"test_mail_data/{name}.eml", content, source, ""
+        )
         row["inside"] = inside
         rows.append(row)
     return rows
