@@ -84,3 +84,16 @@ def test_facts_and_protections_never_raise(tools, path):
     ):
         reason = check(facts)
         assert reason is None or (isinstance(reason, str) and reason)
+
+
+def test_a_header_the_email_package_cannot_parse_is_read_raw(tools):
+    # eml_parser's sample_gh_issue_79: the standard library's Message-ID parser
+    # raises IndexError on a domain literal as the whole id.
+    mail_facts, protections = tools
+    raw = (
+        b"From: a@example.org\r\nTo: b@example.org\r\nSubject: odd id\r\n"
+        b"Message-ID: <[id@domain.com]>\r\n\r\nbody\r\n"
+    )
+    facts = mail_facts.MailFacts(raw)
+    assert facts.message_id == "<[id@domain.com]>"
+    assert protections.auto_reply_reason(facts) is None
