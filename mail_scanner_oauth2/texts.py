@@ -238,6 +238,13 @@ def _ledger_templates(_):
         "ignored_rule": _("Ignored by the rule '%(rule)s'."),
         "own_mailbox": _("Sent by the scanned mailbox itself."),
         "delivery_failure": _("Delivery failure notification (%(detail)s)."),
+        "bounce_shown": _(
+            "Non-delivery report (%(detail)s) of a mail sent to %(recipient)s: shown "
+            "on the mail it bounces, as a failed delivery."
+        ),
+        "own_sent_mail": _(
+            "A copy of a mail Odoo sent through this mailbox: not imported again."
+        ),
         "auto_reply": _("Automatic reply (%(detail)s)."),
         "mail_loop": _(
             "Mail loop: %(sender)s opened %(count)s tickets in the last %(minutes)s "
@@ -293,6 +300,12 @@ def _mailbox_templates(_):
             "The client secret of the Azure app expires on %(date)s. Create a new "
             "secret in Azure > App registrations > Certificates & secrets, paste its "
             "value in the app and update the expiry date, or mail stops arriving."
+        ),
+        "alert_send_stopped": _("Mail Scanner cannot send as %(address)s"),
+        "alert_send_recovered": _("Mail Scanner sends again through %(address)s."),
+        "send_deferred": _(
+            "Microsoft Graph cannot take the mail now (%(reason)s): it stays in "
+            "Odoo's queue and is sent on a later run."
         ),
         "alert_large_mail": _(
             "These mails are larger than the limit and were not imported. Raise the "

@@ -65,7 +65,9 @@ class MailScannerMessage(models.Model):
     )
     reason_key = fields.Char(readonly=True)
     reason_params = fields.Json(readonly=True)
-    reason = fields.Text(
+    # Char, not Text: the log's list shows it on one line (the full sentence in the
+    # cell's tooltip and on the form) instead of rows that grow tall.
+    reason = fields.Char(
         compute="_compute_reason", help="Why the mail has this state, in your language."
     )
     attempts = fields.Integer(readonly=True)

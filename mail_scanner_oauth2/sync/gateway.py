@@ -10,6 +10,8 @@ the record through a context object (models/mail_thread.py), and the posted mess
 carries the Message-ID the scanner made sure the gateway would read.
 """
 
+import email
+import email.policy
 import hashlib
 import logging
 from dataclasses import dataclass, field
@@ -138,15 +140,52 @@ class MailImporter:
 
     def _protection(self, facts):
         """Why this mail must not become a ticket nor be answered, or None."""
+        if self._is_own_sent_mail(facts):
+            return Outcome("ignored", "own_sent_mail")
         if facts.sender and facts.sender in self.own_addresses:
             return Outcome("ignored", "own_mailbox")
         reason = delivery_failure_reason(facts)
         if reason:
-            return Outcome("ignored", "delivery_failure", {"detail": reason})
+            return self._bounce(facts, reason)
         reason = auto_reply_reason(facts)
         if reason:
             return Outcome("ignored", "auto_reply", {"detail": reason})
         return self._loop(facts.sender)
+
+    def _is_own_sent_mail(self, facts):
+        """A copy of a mail Odoo sent through this mailbox, under the Message-ID
+        Exchange gave it (Odoo's own is recognised as a duplicate already)."""
+        return bool(facts.message_id) and bool(
+            self.env["mail.scanner.outgoing"].search_count(
+                [
+                    ("mailbox_id", "=", self.mailbox.id),
+                    ("internet_message_id", "=", facts.message_id),
+                ],
+                limit=1,
+            )
+        )
+
+    def _bounce(self, facts, reason):
+        """A non-delivery report never becomes a ticket. Odoo's own bounce handling
+        (as for the bounces its gateway receives) marks the failed delivery on the
+        mail it bounces, which the chatter shows, and counts the bounce on the
+        partner; the log row points at that mail's ticket."""
+        Thread = self.env["mail.thread"].with_context(mail_scanner_import=True)
+        message = email.message_from_bytes(facts.raw, policy=email.policy.SMTP)
+        msg_dict = Thread.message_parse(message)
+        if not msg_dict.get("is_bounce"):
+            return Outcome("ignored", "delivery_failure", {"detail": reason})
+        Thread._routing_handle_bounce(message, msg_dict)
+        bounced = msg_dict.get("bounced_message") or self.env["mail.message"]
+        if not bounced:
+            return Outcome("ignored", "delivery_failure", {"detail": reason})
+        params = {"detail": reason, "recipient": msg_dict.get("bounced_email") or ""}
+        return Outcome(
+            "ignored",
+            "bounce_shown",
+            params,
+            values={"ticket_id": self._ticket_of(bounced[:1]).id},
+        )
 
     def _loop(self, sender):
         mailbox = self.mailbox
@@ -184,6 +223,8 @@ class MailImporter:
                 mail_scanner_capture=capture,
                 mail_scanner_import=True,
                 mail_scanner_no_auto_answer=bool(no_answer),
+                # Who has this mail already: Odoo sends them no copy of it.
+                mail_scanner_recipients=self._holders(facts),
                 # helpdesk_mgmt's own flag: tickets from mail get the email channel.
                 fetchmail_cron_running=True,
                 # Followers' notifications go to the mail queue: a slow SMTP server
@@ -222,6 +263,14 @@ class MailImporter:
         return Outcome("done", values=values)
 
     # ------------------------------------------------------------- partners
+    def _holders(self, facts):
+        """Normalised addresses that have this mail already: its sender, its To and
+        Cc people, and the scanned mailbox."""
+        addresses = [facts.sender, *facts.recipients, *self.own_addresses]
+        return frozenset(
+            filter(None, (tools.email_normalize(a or "") for a in addresses))
+        )
+
     def _recipients(self, facts):
         """To and Cc people as (name, address), the scanned mailbox left out."""
         people = []

@@ -3,7 +3,10 @@
 """Which ticket a mail belongs to when its headers do not say.
 
 Outlook mobile strips References and In-Reply-To. Then: a ticket reference in the
-subject, then Graph's conversationId of an earlier mail. Both are hints, not proof:
+subject, then Graph's conversationId of an earlier mail, received or sent through
+the mailbox. The headers may also name a mail Odoo sent through the mailbox under
+the Message-ID Exchange gave it: the send ledger knows it, and the gateway's hooks
+(models/mail_thread.py) translate it to Odoo's. Both are hints, not proof:
 Exchange may group unrelated mails with a common subject ("test", "Invoice") into
 one conversation, and anyone can quote a ticket number. So a hint only counts when
 the sender is one of the ticket's people: its customer, a follower, or someone who
@@ -45,9 +48,12 @@ class ThreadFinder:
             facts.header(name) for name in ("References", "In-Reply-To")
         )
         ids = [ref.strip() for ref in tools.mail.unfold_references(references)]
-        return bool(ids) and bool(
-            self.env["mail.message"].search_count([("message_id", "in", ids[-32:])])
-        )
+        if not ids:
+            return False
+        ids = ids[-32:]
+        return bool(
+            self.env["mail.message"].search_count([("message_id", "in", ids)], limit=1)
+        ) or bool(self.env["mail.thread"]._mail_scanner_odoo_ids(ids))
 
     def _tickets_referenced(self, subject):
         tokens = {m.upper() for m in TICKET_REFERENCE_RE.findall(subject or "")}
@@ -63,6 +69,24 @@ class ThreadFinder:
     def _ticket_of_conversation(self, row):
         if not row.conversation_id:
             return self.Ticket
+        return self._ticket_received_in(row) or self._ticket_sent_in(row)
+
+    def _ticket_sent_in(self, row):
+        """The ticket of the latest mail sent through the mailbox in this
+        conversation."""
+        sent = self.env["mail.scanner.outgoing"].search(
+            [
+                ("mailbox_id", "=", self.mailbox.id),
+                ("conversation_id", "=", row.conversation_id),
+                ("model", "=", self.Ticket._name),
+                ("state", "=", "sent"),
+            ],
+            order="id desc",
+            limit=1,
+        )
+        return self.Ticket.browse(sent.res_id).exists() if sent else self.Ticket
+
+    def _ticket_received_in(self, row):
         earlier = row.search(
             [
                 ("mailbox_id", "=", self.mailbox.id),

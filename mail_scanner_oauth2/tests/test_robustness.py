@@ -5,6 +5,7 @@
 import contextlib
 from unittest.mock import patch
 
+from odoo import SUPERUSER_ID, api
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -147,9 +148,18 @@ class TestRobustness(MailScannerCase):
 
         def portal_ticket_meanwhile(thread, *args, **kwargs):
             result = real_process(thread, *args, **kwargs)
-            self.env["helpdesk.ticket"].create(
-                {"name": "Opened on the portal", "description": "x"}
-            )
+            # Another transaction (the portal, another worker), committed while
+            # the scanner's import is still open.
+            with self.registry.cursor() as cr:
+                ticket = api.Environment(cr, SUPERUSER_ID, {})["helpdesk.ticket"]
+                other = ticket.create(
+                    {
+                        "name": "Opened on the portal",
+                        "number": "PORTAL-1",
+                        "description": "Typed on the portal.",
+                    }
+                )
+                self.addCleanup(self._drop_ticket, other.id)
             return result
 
         with patch.object(
@@ -158,6 +168,12 @@ class TestRobustness(MailScannerCase):
             self.sync(self.mailbox)
         row = self.row_of(self.mailbox, reply)
         self.assertEqual((row.outcome, row.ticket_id), ("reply", ticket))
+
+    def _drop_ticket(self, ticket_id):
+        with self.registry.cursor() as cr:
+            api.Environment(cr, SUPERUSER_ID, {})["helpdesk.ticket"].browse(
+                ticket_id
+            ).unlink()
 
     # ---------------------------------------------------- threads never cross
     def test_common_subject_from_strangers_opens_separate_tickets(self):
@@ -203,6 +219,45 @@ class TestRobustness(MailScannerCase):
         )
         self.sync(self.mailbox)
         self.assertEqual(self.row_of(self.mailbox, reply).outcome, "reply")
+
+    def test_common_subjects_under_both_conversation_modes(self):
+        """However Exchange groups mails without References (by normalised subject,
+        or not at all), strangers never share a ticket and the customer's own
+        header-less reply is threaded whenever Graph links it."""
+        for mode in ("subject", "references"):
+            with self.subTest(mode=mode), self.emu.temporarily(conversation_mode=mode):
+                subject = f"test {mode}"
+                first = self.deliver_raw(self._plain(subject, "ana@customer.example"))
+                self.sync(self.mailbox)
+                strangers = [
+                    self.deliver_raw(self._plain(subject, f"s{n}@other{n}.example"))
+                    for n in range(3)
+                ]
+                reply = self.deliver_raw(
+                    self._plain(f"RE: {subject}", "ana@customer.example")
+                )
+                self.sync(self.mailbox)
+                ticket = self.row_of(self.mailbox, first).ticket_id
+                same_conversation = reply.conversation_id == first.conversation_id
+                self.assertEqual(same_conversation, mode == "subject")
+                for n, stranger in enumerate(strangers):
+                    row = self.row_of(self.mailbox, stranger)
+                    self.assertEqual(row.outcome, "ticket", row.reason)
+                    self.assertEqual(
+                        row.ticket_id.partner_id.email, f"s{n}@other{n}.example"
+                    )
+                reply_row = self.row_of(self.mailbox, reply)
+                if same_conversation:
+                    self.assertEqual(
+                        (reply_row.outcome, reply_row.ticket_id), ("reply", ticket)
+                    )
+                else:
+                    self.assertEqual(reply_row.outcome, "ticket")
+                followers = ticket.message_partner_ids.mapped("email")
+                self.assertFalse(
+                    [f for f in followers if "other" in (f or "")],
+                    "no stranger follows the customer's ticket",
+                )
 
     def _plain(self, subject, sender):
         return (
