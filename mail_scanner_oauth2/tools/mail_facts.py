@@ -60,10 +60,11 @@ class MailFacts:
     def header(self, name):
         try:
             return str(self.headers.get(name) or "")
-        except (ValueError, TypeError, IndexError):
+        except Exception:  # pylint: disable=broad-except
             # A header the email package cannot decode (``Message-ID:
-            # <[id@domain.com]>`` raises IndexError in its parser) is still
-            # matched raw. Not through get_all(): it parses the same way.
+            # <[id@domain.com]>`` raises IndexError in its parser; others raise
+            # ValueError, AttributeError, HeaderParseError...) is still matched
+            # raw. Not through get_all(): it parses the same way.
             return self._raw_header(name)
 
     def _raw_header(self, name):
