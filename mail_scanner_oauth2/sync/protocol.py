@@ -42,10 +42,11 @@ from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tools import config
 
+from .. import texts
 from ..graph import errors as graph_errors
 from ..graph.prefetch import prefetched
 from ..models.mail_scanner_message import MAX_INTERRUPTIONS
-from .gateway import MailImporter
+from .gateway import MailImporter, Outcome
 from .health import MailboxHealth
 
 _logger = logging.getLogger(__name__)
@@ -207,12 +208,37 @@ class MailboxSync:
             self._committed(row)
             return
         row._start_attempt()
+        if interruptions:
+            # Recording an interruption is progress (the mail is one step closer
+            # to being set aside): reported with the attempt, a run killed again
+            # on this mail is not one of the runs "timed out without progress"
+            # that Odoo counts as failures of the job.
+            self._progress(1)
         self.commit()  # the attempt counts even if the import kills the worker
         if not row._lock_for_import():
             return
-        outcome = importer.import_mail(row, mime)
+        outcome = self._outcome_of(importer, row, mime)
+        if outcome is None:
+            return
         row._finish(outcome.state, outcome.key, outcome.params, **outcome.values)
         self._committed(row, imported=outcome.imported)
+
+    def _outcome_of(self, importer, row, mime):
+        """The import's outcome; an error that escapes the importer's own guard
+        costs this mail only, with words (it must neither stop the run nor pass
+        for a killed worker at the next run). None when the row was taken."""
+        try:
+            return importer.import_mail(row, mime)
+        except CONCURRENCY_ERRORS:
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            _logger.exception("Mail Scanner could not import %s", row.graph_id)
+            self.rollback()
+            if not row._lock_for_import():
+                return None
+            key, params = texts.describe(exc)
+            error = {"key": key, "params": params}
+            return Outcome("failed", "import_failed", {"error": error})
 
     def _committed(self, row, imported=False):
         self.commit()

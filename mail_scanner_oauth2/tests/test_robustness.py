@@ -2,6 +2,7 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """Real mail never stops the scanner and never mixes customers."""
 
+import contextlib
 from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api
@@ -11,6 +12,7 @@ from odoo.tools import mute_logger
 from ..graph.client import STREAM_ABOVE_BYTES
 from ..models.mail_scanner_message import MAX_INTERRUPTIONS
 from ..sync.gateway import MailImporter
+from ..sync.protocol import MailboxSync
 from .common import MailScannerCase
 
 RFC6532 = (
@@ -310,6 +312,48 @@ class TestRobustness(MailScannerCase):
         row.action_retry()
         self.sync(self.mailbox)
         self.assertEqual(row.state, "done", "Retry imports it once the cause is gone")
+
+    def test_a_run_killed_again_on_an_interrupted_mail_reported_progress(self):
+        """Odoo counts a job run that was killed without reporting progress, for
+        the third time in a row, as a failure of the whole job: the run that
+        records a mail's interruption reports progress before the import."""
+        self.deliver(subject="Poison")
+        real_import = MailImporter.import_mail
+
+        def die_on_poison(importer, row, raw):
+            if b"Poison" in raw:
+                raise SystemExit("worker killed")
+            return real_import(importer, row, raw)
+
+        reported = []
+        with patch.object(MailImporter, "import_mail", die_on_poison):
+            for _kill in range(MAX_INTERRUPTIONS):
+                reported.clear()
+                with contextlib.suppress(SystemExit):
+                    MailboxSync(self.mailbox, progress=reported.append).run()
+        self.assertEqual(reported, [1], "the second killed run had reported progress")
+
+    def test_an_error_outside_the_gateway_guard_costs_one_mail_with_words(self):
+        broken = self.deliver(subject="Broken")
+        after = self.deliver(subject="After the broken one")
+        real_with_id = MailImporter._with_message_id
+
+        def bug_on_broken(importer, row, raw):
+            if b"Broken" in raw:
+                raise IndexError("list index out of range")
+            return real_with_id(importer, row, raw)
+
+        with (
+            patch.object(MailImporter, "_with_message_id", bug_on_broken),
+            mute_logger("odoo.addons.mail_scanner_oauth2.sync.protocol"),
+        ):
+            self.sync(self.mailbox)
+        row = self.row_of(self.mailbox, broken)
+        self.assertEqual(row.state, "failed")
+        self.assertEqual(row.interruptions, 0, "not taken for a killed worker")
+        self.assertIn("IndexError: list index out of range", row.reason)
+        self.assertFalse(self.mailbox.last_error)
+        self.assert_running_and_imported(after)
 
     def test_memory_error_in_the_gateway_fails_the_mail_with_words(self):
         poison = self.deliver(subject="Huge")
