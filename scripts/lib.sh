@@ -112,10 +112,10 @@ ensure_odoo_source() {
 }
 
 # --- virtual environments ----------------------------------------------------------------
-# Two flavours: "odoo" (Odoo's pinned requests/urllib3/werkzeug/cryptography, Odoo itself
-# and helpdesk_mgmt) and "plain" (today's releases of everything, no Odoo). Tier 1 runs in
+# Two flavours: "odoo" (Odoo's pinned requests/urllib3/werkzeug/cryptography, Odoo itself,
+# helpdesk_mgmt and queue_job) and "plain" (today's releases of everything, no Odoo). Tier 1 runs in
 # both, so the client and the emulator are proven with the pins and with current releases.
-VENV_RECIPE=4   # bump when the recipe below changes
+VENV_RECIPE=5   # bump when the recipe below changes
 # Contents only: every checkout of the project (worktrees, CI clones) shares the venvs.
 stamp_of() { { echo "$VENV_RECIPE"; cat "$@" 2>/dev/null; } | sha256sum | cut -c1-16; }
 
@@ -145,6 +145,8 @@ ensure_venv() {
     "${pip[@]}" install -c "$ODOO_SRC/requirements.txt" websocket-client phonenumbers
     "${pip[@]}" install --no-deps --no-build-isolation -e "$ODOO_SRC" --config-settings editable_mode=compat
     "${pip[@]}" install --no-deps "odoo-addon-helpdesk-mgmt==18.0.*"
+    # OCA's job queue: the glue addon mail_scanner_oauth2_queue is tested against it.
+    "${pip[@]}" install --no-deps "odoo-addon-queue-job==18.0.*"
     # Odoo pins requests/urllib3/cryptography/werkzeug: our tools must live with those.
     (cd "$REPO_ROOT" && "${pip[@]}" install -c "$ODOO_SRC/requirements.txt" \
       -r requirements-dev.txt -r test-requirements.txt)
