@@ -4,7 +4,7 @@
     "name": "Mail Scanner (Microsoft 365, OAuth2)",
     "summary": "Turn a Microsoft 365 mailbox into helpdesk tickets through "
     "Microsoft Graph with app-only OAuth2",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "After-Sales",
     "license": "AGPL-3",
     "author": "mail_scanner_oauth2 developers,Odoo Community Association (OCA)",

@@ -15,6 +15,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..sync.outgoing import GRAPH_AUTHENTICATION, GraphSession
+from ..sync.sending import MailboxSending
 
 
 class IrMailServer(models.Model):
@@ -166,7 +167,7 @@ class IrMailServer(models.Model):
                 )
             )
         for server in graph:
-            server.mail_scanner_mailbox_id._check_send_access()
+            MailboxSending(server.mail_scanner_mailbox_id).check_access()
         others = self - graph
         if others:
             return super(IrMailServer, others).test_smtp_connection(

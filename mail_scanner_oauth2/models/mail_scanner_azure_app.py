@@ -11,6 +11,8 @@ from odoo.exceptions import UserError, ValidationError
 from .. import texts
 from ..graph import DEFAULT_AUTHORITY_HOST, DEFAULT_GRAPH_URL, GraphMailClient
 from ..graph import errors as graph_errors
+from ..graph.errors import SEND_ROLE
+from ..sync.sending import MailboxSending
 
 _logger = logging.getLogger(__name__)
 
@@ -323,8 +325,12 @@ class MailScannerAzureApp(models.Model):
         return client
 
     def _roles_needed(self):
-        """The application permissions the app must have been granted."""
-        return ("Mail.ReadWrite",)
+        """The application permissions the app must have been granted: Mail.Send
+        too while one of its mailboxes sends through Graph."""
+        sending = self.env["mail.scanner.mailbox"].search_count(
+            [("app_id", "in", self.ids), ("send_answers", "=", True)], limit=1
+        )
+        return ("Mail.ReadWrite", SEND_ROLE) if sending else ("Mail.ReadWrite",)
 
     # ------------------------------------------------------------------ actions
     def action_test_connection(self):
@@ -355,6 +361,7 @@ class MailScannerAzureApp(models.Model):
                 "last_check_params": False,
             }
         )
+        MailboxSending(self.mailbox_ids).note_send_role()
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",

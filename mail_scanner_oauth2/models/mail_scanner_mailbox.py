@@ -1,28 +1,28 @@
 # Copyright 2026 mail_scanner_oauth2 developers
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-"""The scanned mailbox: its configuration, its screens and the scheduled jobs.
+"""The scanned mailbox: its configuration, its screens and thin entry points.
 
-How its mail is imported lives in ``sync/protocol.py``; what its administrators are
-told, in ``sync/health.py``.
+How its mail is imported lives in ``sync/protocol.py``, when and by which worker in
+``sync/scheduling.py`` (a scheduled job per mailbox), what its administrators are
+told in ``sync/health.py``; sending through it in ``sync/sending.py`` and
+``sync/outgoing.py``; its change notifications in mail_scanner_subscription.py.
 """
-
-import logging
-from datetime import timedelta
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 
 from .. import texts
-from ..graph import errors as graph_errors
+from ..sync import retention
 from ..sync.health import MailboxHealth
 from ..sync.protocol import MailboxSync
-
-_logger = logging.getLogger(__name__)
+from ..sync.scheduling import MailboxJobs, WorkerRound, run_cron_job
+from ..sync.sending import MailboxSending
+from ..sync.setup import MailboxSetup, graph_error_text
 
 # Account fields whose change means the access must be proven again.
 ACCOUNT_FIELDS = {"account_kind", "app_id", "address", "folder_id"}
-# Ledger rows removed per transaction by the retention job.
-PURGE_BATCH = 1000
+# Fields whose change the mailbox's own job follows (active, name).
+JOB_FIELDS = {"active", "state", "address"}
 
 
 class MailScannerMailbox(models.Model):
@@ -148,6 +148,73 @@ class MailScannerMailbox(models.Model):
     count_failed = fields.Integer(compute="_compute_counters", string="Failed")
     count_ignored = fields.Integer(compute="_compute_counters", string="Ignored")
 
+    send_answers = fields.Boolean(
+        string="Send answers through this mailbox",
+        tracking=True,
+        copy=False,
+        help="Odoo's mail written as this address (agents' answers on tickets, "
+        "acknowledgements, any mail of the company sent as this address) leaves "
+        "through this mailbox over Microsoft Graph, and Exchange keeps a copy in its "
+        "Sent Items. Needs the application permission Mail.Send.",
+    )
+    send_role_granted = fields.Boolean(
+        string="Mail.Send granted",
+        readonly=True,
+        copy=False,
+        help="The Azure app's token carried Mail.Send at the last check.",
+    )
+    mail_server_id = fields.Many2one(
+        "ir.mail_server", string="Outgoing mail server", readonly=True, copy=False
+    )
+    send_failure_count = fields.Integer(string="Refused sends", readonly=True)
+    send_alerted = fields.Boolean(readonly=True, copy=False)
+    send_error_key = fields.Char(readonly=True, copy=False)
+    send_error_params = fields.Json(readonly=True, copy=False)
+    send_error = fields.Text(
+        compute="_compute_send_error",
+        help="Why Microsoft Graph refused the last mail, in your language.",
+    )
+    count_sent = fields.Integer(compute="_compute_count_sent", string="Sent")
+
+    notification_address = fields.Char(
+        string="Public address",
+        help="The https address at which Microsoft Graph reaches this Odoo from the "
+        "internet, such as https://odoo.example.com, when it differs from the "
+        "web.base.url system parameter (an Odoo behind a reverse proxy). Empty: "
+        "web.base.url.",
+    )
+    notification_state = fields.Selection(
+        [
+            ("pending", "Being set up"),
+            ("live", "Live"),
+            ("unavailable", "Polling only: no public address"),
+            ("failed", "Polling only: not accepted by Microsoft Graph"),
+            ("off", "Off"),
+        ],
+        string="Change notifications",
+        compute="_compute_notification",
+    )
+    notification_expiration = fields.Datetime(
+        string="Notifications until", compute="_compute_notification"
+    )
+    notification_message = fields.Text(compute="_compute_notification")
+    notification_endpoint = fields.Char(
+        string="Notification URL",
+        compute="_compute_notification",
+        help="The address Microsoft Graph calls when mail arrives; it must be "
+        "reachable from the internet over https.",
+    )
+
+    job_id = fields.Many2one(
+        "ir.cron",
+        string="Scheduled job",
+        readonly=True,
+        copy=False,
+        ondelete="set null",
+        groups="base.group_system",
+        help="The scheduled job that imports this mailbox's mail.",
+    )
+
     _sql_constraints = [
         (
             "company_uniq",
@@ -188,6 +255,34 @@ class MailScannerMailbox(models.Model):
             mailbox.count_failed = counts.get((mailbox.id, "failed"), 0)
             mailbox.count_ignored = counts.get((mailbox.id, "ignored"), 0)
 
+    @api.depends("send_error_key", "send_error_params")
+    def _compute_send_error(self):
+        for mailbox in self:
+            mailbox.send_error = mailbox.send_error_key and texts.render(
+                self.env, mailbox.send_error_key, mailbox.send_error_params
+            )
+
+    def _compute_count_sent(self):
+        groups = self.env["mail.scanner.outgoing"]._read_group(
+            [("mailbox_id", "in", self.ids), ("state", "=", "sent")],
+            ["mailbox_id"],
+            ["__count"],
+        )
+        counts = {mailbox.id: count for mailbox, count in groups}
+        for mailbox in self:
+            mailbox.count_sent = counts.get(mailbox.id, 0)
+
+    @api.depends("notification_address", "state", "app_id", "address", "folder_id")
+    def _compute_notification(self):
+        self.env["mail.scanner.subscription"]._fill_mailbox_fields(self)
+
+    def _notification_base_url(self):
+        self.ensure_one()
+        base = self.notification_address or self.env[
+            "ir.config_parameter"
+        ].sudo().get_param("web.base.url")
+        return (base or "").strip().rstrip("/")
+
     @api.constrains("address")
     def _check_address(self):
         for mailbox in self:
@@ -196,51 +291,45 @@ class MailScannerMailbox(models.Model):
                     self.env._("'%s' is not a mailbox address.", mailbox.address)
                 )
 
-    def _check_address_free(self, address):
-        """One address, one mailbox in the whole database: two companies scanning
-        it would split its mail between them. Checked before the row is written,
-        so the admin reads this instead of the database's unique violation
-        (address_uniq stays as the guard against a simultaneous save)."""
-        taken = (
-            self.sudo()
-            .with_context(active_test=False)
-            .search_count([("address", "=", address), ("id", "not in", self.ids)])
-        )
-        if taken:
-            raise ValidationError(
-                self.env._(
-                    "%s is already scanned by another mailbox, possibly of another "
-                    "company. One address is scanned by one mailbox only: remove it "
-                    "from the other mailbox first.",
-                    address,
-                )
-            )
-
     # ----------------------------------------------------------- create/write
     @api.model_create_multi
     def create(self, vals_list):
-        for vals in vals_list:
-            if vals.get("address"):
-                vals["address"] = vals["address"].strip().lower()
-                self._check_address_free(vals["address"])
+        vals_list = [MailboxSetup(self).normalize(vals) for vals in vals_list]
         mailboxes = super().create(vals_list)
+        MailboxJobs(mailboxes).ensure()
         for mailbox in mailboxes:
             MailboxHealth(mailbox).subscribe_admins()
         mailboxes.filtered(lambda m: m._is_complete())._check_and_start()
+        asked = [
+            m.id
+            for m, v in zip(mailboxes, vals_list, strict=True)
+            if v.get("send_answers")
+        ]
+        MailboxSending(self.browse(asked)).check_access()
+        MailboxSending(mailboxes).sync_mail_server()
         return mailboxes
 
     def write(self, vals):
-        if vals.get("address"):
-            vals["address"] = vals["address"].strip().lower()
-            self._check_address_free(vals["address"])
-        account_changed = ACCOUNT_FIELDS & set(vals)
+        vals = MailboxSetup(self).normalize(vals)
         if {"address", "folder_id"} & set(vals):
             # Another mailbox or folder: the saved delta state belongs to the old one.
             vals = dict(vals, delta_link=False)
+        turned_on = self.filtered(lambda m: not m.send_answers)
         result = super().write(vals)
-        if account_changed and not self.env.context.get("mail_scanner_starting"):
+        if ACCOUNT_FIELDS & set(vals) and not self.env.context.get(
+            "mail_scanner_starting"
+        ):
             self.filtered(lambda m: m._is_complete())._check_and_start()
+        MailboxSending(self).after_write(vals, turned_on)
+        self.env["mail.scanner.subscription"]._mailboxes_written(self, vals)
+        if JOB_FIELDS & set(vals):
+            MailboxJobs(self).follow(renamed="address" in vals)
         return result
+
+    def unlink(self):
+        self.env["mail.scanner.subscription"]._mailboxes_deleted(self)
+        MailboxJobs(self).remove()
+        return super().unlink()
 
     def _is_complete(self):
         self.ensure_one()
@@ -250,51 +339,14 @@ class MailScannerMailbox(models.Model):
         return self.folder_id.graph_id or "inbox"
 
     def _check_and_start(self):
-        """Proves the access, mirrors the folders and starts scanning at once."""
-        for mailbox in self:
-            folder = mailbox._check_graph_access()
-            if mailbox.state == "error":
-                MailboxHealth(mailbox).recovered()
-            mailbox._refresh_folders()
-            vals = {
-                "state": "running",
-                "last_error_key": False,
-                "last_error_params": False,
-                "cutoff_date": mailbox.cutoff_date or fields.Datetime.now(),
-            }
-            if not mailbox.folder_id:
-                vals["folder_id"] = (
-                    self.env["mail.scanner.folder"]
-                    .search(
-                        [("mailbox_id", "=", mailbox.id), ("graph_id", "=", folder.id)],
-                        limit=1,
-                    )
-                    .id
-                )
-            mailbox.with_context(mail_scanner_starting=True).write(vals)
-        self._trigger_sync()
-
-    def _check_graph_access(self):
-        self.ensure_one()
-        try:
-            return self.app_id._graph_client().check_access(
-                self.address, self._folder_graph_id(), roles=self.app_id._roles_needed()
-            )
-        except graph_errors.GraphError as exc:
-            raise UserError(self._graph_error_text(exc)) from None
+        MailboxSetup(self).check_and_start()
 
     def _refresh_folders(self):
         self.ensure_one()
-        try:
-            folders = self.app_id._graph_client().list_folders(self.address)
-        except graph_errors.GraphError as exc:
-            raise UserError(self._graph_error_text(exc)) from None
-        return self.env["mail.scanner.folder"]._sync_from_graph(self, folders)
+        return MailboxSetup(self).refresh_folders(self)
 
     def _graph_error_text(self, exc):
-        """A Graph error in the words of the reader's language."""
-        params = dict(MailboxHealth(self).context_params(), **exc.params)
-        return texts.render(self.env, exc.key, params)
+        return graph_error_text(self, exc)
 
     def _new_record_values(self, model="helpdesk.ticket"):
         """Values of a record created from a new conversation of this mailbox
@@ -309,8 +361,56 @@ class MailScannerMailbox(models.Model):
             values["team_id"] = self.team_id.id
         return values
 
+    # -------------------------------------------------------------------- jobs
     def _trigger_sync(self):
-        self.env.ref("mail_scanner_oauth2.ir_cron_mail_scanner_sync").sudo()._trigger()
+        """Scan now ("Sync now", a start, a retry): a notified mailbox must not
+        wait for its next poll."""
+        self.env["mail.scanner.subscription"]._of_mailboxes(self)._wake()
+        self._start_job()
+
+    def _start_job(self):
+        """Runs these mailboxes' own jobs as soon as a worker is free (the
+        mail_scanner_oauth2_queue addon makes them queue jobs)."""
+        MailboxJobs(self).trigger()
+
+    @api.model
+    def _cron_sync_mailbox(self, mailbox_id):
+        """One mailbox's scheduled job; never raises for the mailbox's problems
+        (a job that raises repeatedly is switched off by Odoo)."""
+        mailbox = self.sudo().with_context(active_test=False).browse(mailbox_id)
+        mailbox = mailbox.exists()
+        round_ = WorkerRound.current(self.env.context.get("cron_id"))
+        return run_cron_job(mailbox, mailbox.job_id, round_)
+
+    @api.model
+    def _cron_upkeep(self):
+        """Every mailbox has its own job, active while it is scanned; Graph
+        subscriptions of mailboxes no longer scanned are deleted."""
+        mailboxes = self.sudo().with_context(active_test=False).search([])
+        MailboxJobs(mailboxes).follow()
+        self.env["mail.scanner.subscription"]._drop_stale()
+
+    @api.model
+    def _cron_sync_mailboxes(self):
+        """The upkeep job's method in databases made before each mailbox had a job
+        of its own (its scheduled action kept this code)."""
+        return self._cron_upkeep()
+
+    def _sync_once(self):
+        """One bounded slice of work for this mailbox: (imported, remaining)."""
+        self.ensure_one()
+        return MailboxSync(self).run()
+
+    @api.model
+    def _cron_purge_ledger(self):
+        """Removes old log and send-ledger rows (sync/retention.py)."""
+        removed = retention.purge(self)
+        self.env["ir.cron"]._notify_progress(done=removed, remaining=0)
+        return removed
+
+    def _purge_commit(self):
+        """Commits one batch of the retention job. Tests replace this seam."""
+        self.env.cr.commit()  # pylint: disable=invalid-commit
 
     # ----------------------------------------------------------------- actions
     def action_check_and_start(self):
@@ -330,7 +430,7 @@ class MailScannerMailbox(models.Model):
         return True
 
     def action_sync_now(self):
-        """Asks the cron worker to scan now; the web request does not scan."""
+        """Asks the mailbox's job to scan now; the web request does not scan."""
         if any(m.state == "draft" for m in self):
             raise UserError(self.env._("Start the mailbox first."))
         self._trigger_sync()
@@ -343,6 +443,18 @@ class MailScannerMailbox(models.Model):
             },
         }
 
+    def action_notifications_retry(self):
+        self.env["mail.scanner.subscription"]._of(self)._reconcile(retry=True)
+        return True
+
+    def action_view_sent(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mail_scanner_oauth2.mail_scanner_outgoing_action"
+        )
+        action["domain"] = [("mailbox_id", "=", self.id)]
+        return action
+
     def action_refresh_folders(self):
         for mailbox in self:
             mailbox._refresh_folders()
@@ -352,14 +464,8 @@ class MailScannerMailbox(models.Model):
         self.ensure_one()
         if not self.new_folder_name:
             raise UserError(self.env._("Enter the name of the folder to create."))
-        try:
-            folder = self.app_id._graph_client().create_folder(
-                self.address, self.new_folder_name.strip()
-            )
-        except graph_errors.GraphError as exc:
-            raise UserError(self._graph_error_text(exc)) from None
-        records = self._refresh_folders()
-        self.write({"move_folder_id": records[folder.id].id, "new_folder_name": False})
+        folder = MailboxSetup(self).create_folder(self, self.new_folder_name)
+        self.write({"move_folder_id": folder.id, "new_folder_name": False})
         return True
 
     def action_open_app(self):
@@ -388,82 +494,3 @@ class MailScannerMailbox(models.Model):
         action["domain"] = [("mailbox_id", "=", self.id)]
         action["context"] = {"search_default_mailbox_id": self.id}
         return action
-
-    # -------------------------------------------------------------------- cron
-    @api.model
-    def _cron_sync_mailboxes(self):
-        """Scans every started mailbox; never raises for one mailbox's problem.
-
-        A job that raises repeatedly is switched off by Odoo for the whole
-        database, so one company's expired secret must not stop the others.
-        """
-        cron = self.env["ir.cron"]
-        totals = {"processed": 0, "done": 0, "remaining": 0}
-
-        def progress(count):
-            # Reported as it goes: a worker killed later in the run has shown
-            # progress, so Odoo does not count the run as timed out.
-            totals["processed"] += count
-            cron._notify_progress(done=totals["processed"], remaining=1)
-
-        for mailbox in self._mailboxes_to_sync():
-            try:
-                done, remaining = MailboxSync(mailbox, progress=progress).run()
-            except Exception:  # pylint: disable=broad-except
-                _logger.exception("Mail Scanner: mailbox %s failed", mailbox.address)
-                self.env.cr.rollback()  # pylint: disable=invalid-commit
-                continue
-            totals["done"] += done
-            totals["remaining"] += remaining
-        cron._notify_progress(
-            done=max(totals["processed"], totals["done"]),
-            remaining=totals["remaining"],
-        )
-        return totals["done"], totals["remaining"]
-
-    @api.model
-    def _mailboxes_to_sync(self):
-        """The mailboxes one run of the scheduled job scans (change notifications
-        narrow this down: models/mail_scanner_mailbox_notify.py)."""
-        return self.sudo().search([("state", "in", ("running", "error"))])
-
-    def _sync_once(self):
-        """One bounded slice of work for this mailbox: (imported, remaining)."""
-        self.ensure_one()
-        return MailboxSync(self).run()
-
-    @api.model
-    def _cron_purge_ledger(self):
-        """Removes old rows of imported, ignored and duplicate mail, in bounded
-        batches. Failed and too large mail stays until it is resolved. A removed
-        row never makes its mail importable again: the delta link does not bring
-        it back, and a full resynchronisation meets its Message-ID in Odoo."""
-        removed = 0
-        self.env.flush_all()  # the rows are removed in SQL
-        for mailbox in self.sudo().with_context(active_test=False).search([]):
-            if mailbox.retention_days <= 0:
-                continue
-            horizon = fields.Datetime.now() - timedelta(days=mailbox.retention_days)
-            while True:
-                self.env.cr.execute(
-                    """DELETE FROM mail_scanner_message WHERE id IN (
-                           SELECT id FROM mail_scanner_message
-                            WHERE mailbox_id = %s
-                              AND state IN ('done', 'ignored', 'duplicate')
-                              AND (after_import_done OR state = 'duplicate')
-                              AND processed_date < %s
-                            LIMIT %s)""",
-                    (mailbox.id, horizon, PURGE_BATCH),
-                )
-                count = self.env.cr.rowcount
-                removed += count
-                self._purge_commit()
-                if count < PURGE_BATCH:
-                    break
-        self.env["mail.scanner.message"].invalidate_model()
-        self.env["ir.cron"]._notify_progress(done=removed, remaining=0)
-        return removed
-
-    def _purge_commit(self):
-        """Commits one batch of the retention job. Tests replace this seam."""
-        self.env.cr.commit()  # pylint: disable=invalid-commit

@@ -18,68 +18,41 @@ notification endpoint: Graph validates the endpoint while it subscribes, and the
 endpoint must answer within seconds.
 """
 
-import contextlib
 import hmac
-import ipaddress
 import logging
-import secrets
-from datetime import timedelta
-from urllib.parse import urlsplit
 
 from psycopg2 import errors as pg_errors
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
 
 from .. import texts
-from ..graph import errors as graph_errors
-from ..graph.subscriptions import (
-    MailSubscriptions,
-    client_state_matches,
-    folder_resource,
+from ..graph.subscriptions import client_state_matches, folder_resource
+from ..sync.notifications import (
+    HEALTHY_POLL,
+    NOTIFY_ROUTE,
+    SCANNED_STATES,
+    SubscriptionUpkeep,
+    address_problem,
 )
 
 _logger = logging.getLogger(__name__)
 
-NOTIFY_ROUTE = "/mail_scanner_oauth2/notify/%s"
-LIFECYCLE_ROUTE = "/mail_scanner_oauth2/lifecycle/%s"
 # "1": accept http:// and loopback addresses as notification addresses. Microsoft
 # Graph never calls such an address: only for the local Graph emulator (tests, the
 # sandbox, benchmarks).
 PARAM_ALLOW_LOCAL = "mail_scanner_oauth2.notification_allow_local"
-# Subscriptions to mail live at most 10,080 minutes (7 days); they are renewed when
-# less than this is left, i.e. about every four days, so a few failed renewals in a
-# row still leave days to notice and fix the cause.
-RENEW_BEFORE = timedelta(days=3)
-# After Graph refused a subscription, it is asked again this much later.
-RETRY_AFTER = timedelta(hours=1)
-# While notifications are live a mailbox is still polled this often.
-HEALTHY_POLL = timedelta(minutes=15)
 # A mark older than this whose run never started (a lost trigger) is sent again.
 WOKEN_STALE_SECONDS = 30
-# Host names that never reach this Odoo from the internet.
-LOCAL_SUFFIXES = (".localhost", ".local", ".localdomain", ".internal", ".lan", ".home")
-# States in which a mailbox is scanned (and may be notified).
-SCANNED_STATES = ("running", "error")
-
-
-def address_problem(url, allow_local=False):
-    """Why Microsoft Graph could not call `url`, or None when it may: Graph only
-    calls https addresses on the internet."""
-    parts = urlsplit(url or "")
-    host = (parts.hostname or "").lower()
-    if not host or parts.scheme not in ("http", "https"):
-        return "not a web address"
-    if allow_local:
-        return None
-    if parts.scheme != "https":
-        return "not https"
-    if host == "localhost" or host.endswith(LOCAL_SUFFIXES) or "." not in host:
-        return "a local name"
-    with contextlib.suppress(ValueError):
-        if not ipaddress.ip_address(host).is_global:
-            return "a private address"
-    return None
+# Mailbox fields whose change may make the subscription wrong.
+NOTIFICATION_FIELDS = {
+    "account_kind",
+    "app_id",
+    "address",
+    "folder_id",
+    "notification_address",
+    "state",
+}
+__all__ = ["HEALTHY_POLL", "PARAM_ALLOW_LOCAL", "address_problem"]
 
 
 class MailScannerSubscription(models.Model):
@@ -199,201 +172,83 @@ class MailScannerSubscription(models.Model):
 
     def _drop(self):
         """Deletes the Graph subscription (when there is one) and forgets it."""
-        self.ensure_one()
-        if self.graph_id and self.app_id:
-            try:
-                MailSubscriptions(self.app_id._graph_client()).delete(
-                    self.graph_id, mailbox=self.mailbox_id.address
-                )
-            except (graph_errors.GraphError, UserError) as exc:
-                # It expires by itself within days; its notifications are ignored.
-                _logger.warning(
-                    "Mail Scanner: could not delete the change-notification "
-                    "subscription of %s (%s); it expires by itself",
-                    self.mailbox_id.address,
-                    type(exc).__name__,
-                )
-        self.write(
-            {
-                "state": "off",
-                "graph_id": False,
-                "client_state": False,
-                "expiration": False,
-                "error_key": False,
-                "error_params": False,
-                "renew_requested": False,
-                "next_attempt": False,
-            }
-        )
+        SubscriptionUpkeep(self).drop()
 
     # ------------------------------------------------------- scheduled upkeep
     @api.model
-    def _cron_maintain(self):
-        """Creates, renews, re-creates and deletes subscriptions as needed; runs
-        at the start of every run of the scanner's scheduled job. Never raises."""
-        Mailbox = self.env["mail.scanner.mailbox"].sudo()
+    def _maintain_for(self, mailbox):
+        """Creates, renews, re-creates or deletes the subscription of one mailbox
+        as needed; runs at the start of each run of the mailbox's own job. Never
+        raises."""
+        sub = self._of(mailbox)
+        self._commit()
+        self._maintain_safely(sub)
+
+    @api.model
+    def _drop_stale(self):
+        """Subscriptions of mailboxes no longer scanned (the upkeep job)."""
         stale = self.sudo().search(
             [("graph_id", "!=", False), ("mailbox_id.state", "not in", SCANNED_STATES)]
         )
-        scanned = Mailbox.search([("state", "in", SCANNED_STATES)])
-        subs = stale | self._of(scanned)
+        for sub in stale:
+            self._maintain_safely(sub)
+
+    def _maintain_safely(self, sub):
+        address = sub.mailbox_id.address
+        try:
+            SubscriptionUpkeep(sub).maintain()
+        except pg_errors.SerializationFailure:
+            # A notification updated this row meanwhile: next run.
+            self._rollback()
+            _logger.info("Mail Scanner: notifications of %s: next run", address)
+        except Exception:  # pylint: disable=broad-except
+            self._rollback()
+            _logger.exception("Mail Scanner: notifications of %s", address)
         self._commit()
-        for sub in subs:
-            address = sub.mailbox_id.address
-            try:
-                sub._maintain()
-            except pg_errors.SerializationFailure:
-                # A notification updated this row meanwhile: next run.
-                self._rollback()
-                _logger.info("Mail Scanner: notifications of %s: next run", address)
-            except Exception:  # pylint: disable=broad-except
-                self._rollback()
-                _logger.exception("Mail Scanner: notifications of %s", address)
-            self._commit()
 
-    def _maintain(self):
-        self.ensure_one()
-        if self.mailbox_id.state not in SCANNED_STATES:
-            self._drop()
-            return
-        wanted, problem = self._wanted()
-        if problem:
-            if self.graph_id:
-                self._drop()
-            self._set_unavailable(problem)
-            return
-        now = fields.Datetime.now()
-        if self.graph_id and (
-            not self._matches(wanted) or not self.expiration or self.expiration <= now
+    # ------------------------------------------------------ the mailbox's side
+    @api.model
+    def _of_mailboxes(self, mailboxes):
+        """The existing records of these mailboxes (none are created)."""
+        return self.sudo().search([("mailbox_id", "in", mailboxes.ids)])
+
+    @api.model
+    def _fill_mailbox_fields(self, mailboxes):
+        """What the mailbox form says about its notifications."""
+        subs = self._of_mailboxes(mailboxes) if mailboxes.ids else self.sudo()
+        by_mailbox = {sub.mailbox_id.id: sub for sub in subs}
+        for mailbox in mailboxes:
+            sub = by_mailbox.get(mailbox.id)
+            base = mailbox._notification_base_url()
+            mailbox.notification_endpoint = (
+                base and mailbox.id and base + NOTIFY_ROUTE % mailbox.id
+            )
+            if not sub or mailbox.state == "draft":
+                mailbox.notification_state = "off"
+                mailbox.notification_expiration = False
+                mailbox.notification_message = sub and texts.render(
+                    self.env, "notification_off"
+                )
+                continue
+            mailbox.notification_state = sub.state
+            mailbox.notification_expiration = sub.state == "live" and sub.expiration
+            mailbox.notification_message = sub._message()
+
+    @api.model
+    def _mailboxes_written(self, mailboxes, vals):
+        """After a change of the mailboxes: subscriptions that may no longer fit
+        are dropped, and a new public address asks Graph again at once."""
+        if NOTIFICATION_FIELDS & set(vals) and not self.env.context.get(
+            "mail_scanner_starting"
         ):
-            self._drop()
-        if self.state == "live":
-            due = self.renew_requested or self.expiration - now < RENEW_BEFORE
-            if due and (not self.next_attempt or self.next_attempt <= now):
-                self._renew(wanted)
-            elif not self.checked_at or self.checked_at <= now - HEALTHY_POLL:
-                self._check_exists(wanted)
-            return
-        if self.state == "failed" and self.next_attempt and self.next_attempt > now:
-            return
-        self._subscribe(wanted)
-
-    def _set_unavailable(self, problem):
-        key, params = problem
-        if (self.state, self.error_key, self.error_params) != (
-            "unavailable",
-            key,
-            params,
-        ):
-            self.write(
-                {"state": "unavailable", "error_key": key, "error_params": params}
+            self._of_mailboxes(mailboxes)._reconcile(
+                retry="notification_address" in vals
             )
 
-    def _subscribe(self, wanted):
-        mailbox = self.mailbox_id
-        # Graph calls back while it subscribes: no transaction (and no snapshot a
-        # notification could make stale) stays open across the call.
-        self._commit()
-        secret = secrets.token_urlsafe(48)  # 64 characters; Graph allows 128
-        lifecycle_url = mailbox._notification_base_url() + LIFECYCLE_ROUTE % mailbox.id
-        try:
-            created = MailSubscriptions(mailbox.app_id._graph_client()).subscribe(
-                mailbox.address,
-                mailbox._folder_graph_id(),
-                wanted["notification_url"],
-                secret,
-                lifecycle_url=lifecycle_url,
-            )
-        except (graph_errors.GraphError, UserError) as exc:
-            self._refused(exc, "failed")
-            return
-        self.write(
-            dict(
-                wanted,
-                state="live",
-                graph_id=created.id,
-                client_state=secret,
-                expiration=_naive(created.expiration),
-                error_key=False,
-                error_params=False,
-                next_attempt=False,
-                renew_requested=False,
-                checked_at=fields.Datetime.now(),
-            )
-        )
-        _logger.info(
-            "Mail Scanner: change notifications live for %s until %s",
-            mailbox.address,
-            self.expiration,
-        )
-        # Mail that arrived before the subscription existed: a delta round now.
-        self._wake()
-
-    def _renew(self, wanted):
-        mailbox = self.mailbox_id
-        self._commit()  # see _subscribe
-        try:
-            renewed = MailSubscriptions(self.app_id._graph_client()).renew(
-                self.graph_id, mailbox=mailbox.address
-            )
-        except graph_errors.SubscriptionNotFound:
-            self._drop()
-            self._subscribe(wanted)
-            return
-        except (graph_errors.GraphError, UserError) as exc:
-            self._refused(exc, "live")
-            return
-        self.write(
-            {
-                "expiration": _naive(renewed.expiration),
-                "checked_at": fields.Datetime.now(),
-                "renew_requested": False,
-                "error_key": False,
-                "error_params": False,
-                "next_attempt": False,
-            }
-        )
-
-    def _check_exists(self, wanted):
-        """A subscription Graph lost without telling (no subscriptionRemoved
-        event reached Odoo) would leave the mailbox polled only every
-        HEALTHY_POLL: asked at that pace, and made again when it is gone."""
-        self._commit()  # see _subscribe
-        try:
-            found = MailSubscriptions(self.app_id._graph_client()).get(
-                self.graph_id, mailbox=self.mailbox_id.address
-            )
-        except (graph_errors.GraphError, UserError):
-            found = True  # cannot tell now: asked again next time
-        if found is None:
-            _logger.info(
-                "Mail Scanner: the change-notification subscription of %s is gone; "
-                "making a new one",
-                self.mailbox_id.address,
-            )
-            self._drop()
-            self._subscribe(wanted)
-            return
-        self.checked_at = fields.Datetime.now()
-
-    def _refused(self, exc, state):
-        if isinstance(exc, UserError):
-            key, params = "user_error", {"text": exc.args[0]}
-        else:
-            key, params = exc.key, dict(exc.params)
-        _logger.warning(
-            "Mail Scanner: change notifications of %s: %s",
-            self.mailbox_id.address,
-            texts.render(self.env(context={"lang": "en_US"}), key, params),
-        )
-        self.write(
-            {
-                "state": state,
-                "error_key": key,
-                "error_params": params,
-                "next_attempt": fields.Datetime.now() + RETRY_AFTER,
-            }
-        )
+    @api.model
+    def _mailboxes_deleted(self, mailboxes):
+        for sub in self._of_mailboxes(mailboxes).filtered("graph_id"):
+            sub._drop()
 
     # ----------------------------------------------------------- the screens
     def _message(self):
@@ -505,15 +360,14 @@ class MailScannerSubscription(models.Model):
         self._commit()
 
     @api.model
-    def _woken_count(self):
-        """How many scanned mailboxes were woken and not scanned since."""
+    def _still_woken(self, mailbox):
+        """True when a notification woke this mailbox and no run scanned it since."""
         self.env.cr.execute(
-            """SELECT count(*) FROM mail_scanner_subscription s
-                 JOIN mail_scanner_mailbox m ON m.id = s.mailbox_id
-                WHERE s.woken_at IS NOT NULL AND m.state IN %s""",
-            (SCANNED_STATES,),
+            "SELECT 1 FROM mail_scanner_subscription WHERE mailbox_id = %s "
+            "AND woken_at IS NOT NULL",
+            (mailbox.id,),
         )
-        return self.env.cr.fetchone()[0]
+        return bool(self.env.cr.fetchone())
 
     # ------------------------------------------------- the endpoint's side
     @api.model
@@ -551,13 +405,9 @@ class MailScannerSubscription(models.Model):
                 )
             wake = wake or notification.needs_catch_up or not notification.is_lifecycle
         if wake and sub._wake_once():
-            self._trigger_job()
+            # Only this mailbox's job: the others have nothing new.
+            sub.mailbox_id._start_job()
         return len(accepted)
-
-    @api.model
-    def _trigger_job(self):
-        """Runs the scanner's scheduled job as soon as a cron worker is free."""
-        self.env.ref("mail_scanner_oauth2.ir_cron_mail_scanner_sync").sudo()._trigger()
 
     def _authentic(self, notification):
         if not self or not self.graph_id or self.mailbox_id.state not in SCANNED_STATES:
@@ -568,8 +418,3 @@ class MailScannerSubscription(models.Model):
         return client_state_matches(self.client_state, notification.client_state) and (
             same_id
         )
-
-
-def _naive(moment):
-    """An aware UTC datetime as Odoo stores it (naive UTC, whole seconds)."""
-    return moment and moment.replace(tzinfo=None, microsecond=0)

@@ -60,19 +60,31 @@ CONCURRENCY_ERRORS = (
     pg_errors.LockNotAvailable,
 )
 # Share of the cron worker's time limit a run may use before it stops starting new
-# mails (the job is then run again at once for the rest).
+# mails (the job then ends and is triggered again: sync/scheduling.py).
 TIME_BUDGET_SHARE = 0.5
 DEFAULT_TIME_BUDGET = 300
+# A prefork cron worker's watchdog counts from its last ping, and the worker pings
+# before it sleeps: up to Odoo's SLEEP_INTERVAL (60 s) + pid % 10 when no trigger
+# wakes it. The budget leaves that much (and a margin) of the limit unused.
+CRON_IDLE_SLEEP = 70
+WATCHDOG_MARGIN = 5
 
 
 def time_budget():
-    """Seconds a run may spend importing, from Odoo's cron time limit."""
+    """Seconds a cron worker's pass may spend importing, from Odoo's cron time
+    limit: half of it, and no more than what the prefork watchdog leaves after the
+    worker's idle sleep where the limit allows it."""
     limit = config.get("limit_time_real_cron") or 0
     if limit < 0:  # -1: the cron workers use the HTTP workers' limit
         limit = config.get("limit_time_real") or 0
     if limit <= 0:
         return DEFAULT_TIME_BUDGET
-    return max(limit * TIME_BUDGET_SHARE, 1)
+    budget = limit * TIME_BUDGET_SHARE
+    if config.get("workers"):
+        room = limit - CRON_IDLE_SLEEP - WATCHDOG_MARGIN
+        if room >= 1:
+            budget = min(budget, room)
+    return max(budget, 1)
 
 
 class MailboxSync:
@@ -84,6 +96,8 @@ class MailboxSync:
         self._progress = progress or (lambda done: None)
         self._deadline = time.monotonic() + (budget or time_budget())
         self.done = 0
+        self.busy = False  # another run holds the mailbox
+        self.out_of_time = False  # the budget ended the run with mail left
 
     # ------------------------------------------------------------------ seams
     def commit(self):
@@ -100,6 +114,7 @@ class MailboxSync:
         mailbox = self.mailbox
         if not self._try_lock():
             _logger.info("Mailbox %s is being scanned by another run", mailbox.address)
+            self.busy = True
             return 0, 0
         try:
             self._run_locked()
@@ -190,7 +205,9 @@ class MailboxSync:
             for graph_id, mime in downloads:
                 self._import_one(importer, by_graph_id[graph_id], mime)
                 if time.monotonic() > self._deadline:
-                    break  # the rest stays pending: the job runs again at once
+                    # The rest stays pending: the job ends and runs again at once.
+                    self.out_of_time = True
+                    break
 
     def _import_one(self, importer, row, mime):
         if not row._lock_for_import():

@@ -25,6 +25,9 @@ from ..models.mail_scanner_azure_app import (
     PARAM_GRAPH_URL,
 )
 from ..sync.protocol import MailboxSync
+from ..sync.scheduling import PARAM_ENGINE
+
+UPKEEP_JOB = "mail_scanner_oauth2.ir_cron_mail_scanner_sync"
 
 _EMULATOR = None
 _EMULATOR_LOCK = threading.Lock()
@@ -97,6 +100,9 @@ class MailScannerCase(EmulatorRequestsMixin, TransactionCase):
         super().setUpClass()
         cls.emu = shared_emulator()
         point_at_emulator(cls.env, cls.emu)
+        # Odoo's own cron workers run the mailboxes' jobs, also when the
+        # mail_scanner_oauth2_queue addon is installed (its tests say otherwise).
+        cls.env["ir.config_parameter"].sudo().set_param(PARAM_ENGINE, "cron")
         cls.team = cls.env["helpdesk.ticket.team"].create({"name": "Scanner Support"})
 
     def setUp(self):
@@ -166,6 +172,21 @@ class MailScannerCase(EmulatorRequestsMixin, TransactionCase):
 
     def sync(self, mailbox):
         return mailbox._sync_once()
+
+    def run_jobs(self):
+        """The scheduled jobs, run as their "Run manually" runs them: the upkeep
+        job, then the job of each scanned mailbox."""
+        self.env.ref(UPKEEP_JOB).method_direct_trigger()
+        mailboxes = self.env["mail.scanner.mailbox"].search([])
+        for cron in mailboxes.job_id.filtered("active"):
+            cron.method_direct_trigger()
+        self.env.invalidate_all()
+
+    def job_triggers(self, mailbox):
+        """How many times the mailbox's own job was asked to run soon."""
+        return self.env["ir.cron.trigger"].search_count(
+            [("cron_id", "=", mailbox.job_id.id)]
+        )
 
     def tickets_of(self, *graph_messages):
         return self.env["helpdesk.ticket"].search(

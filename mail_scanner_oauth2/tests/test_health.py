@@ -35,7 +35,7 @@ class TestHealth(MailScannerCase):
         self.emu.expire_tokens()
         with mute_logger(MAILBOX_LOGGER):
             for _run in range(3):
-                self.env["mail.scanner.mailbox"]._cron_sync_mailboxes()
+                self.run_jobs()
         self.assertEqual(self.mailbox.state, "error")
         alerts = self.alerts()
         admins = MailboxHealth(self.mailbox).admin_users()
@@ -50,7 +50,7 @@ class TestHealth(MailScannerCase):
 
         self.graph_app.secret_expired = False
         for _run in range(3):
-            self.env["mail.scanner.mailbox"]._cron_sync_mailboxes()
+            self.run_jobs()
         self.assertEqual(self.mailbox.state, "running")
         self.assertFalse(self.alerts(), "the alerts are closed on recovery")
         self.assertEqual(len(self.messages_containing("works again")), 1)
@@ -79,11 +79,11 @@ class TestHealth(MailScannerCase):
     def test_secret_expiry_warned_once_two_weeks_ahead(self):
         today = fields.Date.context_today(self.mailbox)
         self.mailbox.app_id.secret_expiration = today + timedelta(days=30)
-        self.env["mail.scanner.mailbox"]._cron_sync_mailboxes()
+        self.run_jobs()
         self.assertFalse(self.alerts(), "a month ahead is too early")
         self.mailbox.app_id.secret_expiration = today + timedelta(days=10)
         for _run in range(3):
-            self.env["mail.scanner.mailbox"]._cron_sync_mailboxes()
+            self.run_jobs()
         self.assertEqual(
             len(self.alerts()), len(MailboxHealth(self.mailbox).admin_users())
         )
@@ -91,7 +91,7 @@ class TestHealth(MailScannerCase):
         self.assertEqual(self.mailbox.state, "running", "a warning, not an error")
         # A renewed secret with a new date is warned about again when its time comes.
         self.mailbox.app_id.secret_expiration = today + timedelta(days=5)
-        self.env["mail.scanner.mailbox"]._cron_sync_mailboxes()
+        self.run_jobs()
         self.assertEqual(len(self.messages_containing("Client secret expires")), 2)
 
     def test_secret_expiry_shown_on_the_mailbox(self):
@@ -109,7 +109,7 @@ class TestHealth(MailScannerCase):
         self.graph_app.secret_expired = True
         self.emu.expire_tokens()
         with mute_logger(MAILBOX_LOGGER):
-            self.env["mail.scanner.mailbox"]._cron_sync_mailboxes()
+            self.run_jobs()
         self.assertEqual(self.mailbox.state, "error")
         self.assertTrue(self.alerts())
         self.assertNotIn(self.admin2, self.alerts().user_id, "muted: no to-do")

@@ -11,12 +11,7 @@ from .common import MailScannerCase
 
 @tagged("post_install", "-at_install")
 class TestMailbox(MailScannerCase):
-    def _cron_triggers(self):
-        cron = self.env.ref("mail_scanner_oauth2.ir_cron_mail_scanner_sync")
-        return self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
-
     def test_saving_a_complete_mailbox_checks_and_starts(self):
-        triggers = self._cron_triggers()
         mailbox = self.env["mail.scanner.mailbox"].create(
             {
                 "account_kind": "microsoft",
@@ -31,7 +26,8 @@ class TestMailbox(MailScannerCase):
         self.assertEqual(
             mailbox.folder_id.graph_id, self.graph_mailbox.folder("inbox").id
         )
-        self.assertGreater(self._cron_triggers(), triggers)
+        self.assertTrue(mailbox.job_id.active, "its own job runs it")
+        self.assertGreater(self.job_triggers(mailbox), 0, "at once")
 
     def test_incomplete_mailbox_stays_draft(self):
         mailbox = self.env["mail.scanner.mailbox"].create({"account_kind": "microsoft"})
@@ -62,10 +58,10 @@ class TestMailbox(MailScannerCase):
 
     def test_sync_now_triggers_the_cron(self):
         mailbox = self.create_mailbox()
-        triggers = self._cron_triggers()
+        triggers = self.job_triggers(mailbox)
         self.deliver()
         mailbox.action_sync_now()
-        self.assertEqual(self._cron_triggers(), triggers + 1)
+        self.assertEqual(self.job_triggers(mailbox), triggers + 1)
         self.assertFalse(self.ledger(mailbox), "Sync now must not scan in the request")
 
     def test_folders_are_stored_by_id_and_created_from_odoo(self):

@@ -26,8 +26,6 @@ from ..models.mail_scanner_subscription import (
 )
 from .common import MailScannerCase
 
-CRON = "mail_scanner_oauth2.ir_cron_mail_scanner_sync"
-
 
 class NotificationCase(MailScannerCase, HttpCase):
     def setUp(self):
@@ -47,14 +45,8 @@ class NotificationCase(MailScannerCase, HttpCase):
     def started_mailbox(self, **vals):
         """A started mailbox whose first run of the job subscribed and scanned."""
         mailbox = self.create_mailbox(**vals)
-        self.run_job()
+        self.run_jobs()
         return mailbox
-
-    def run_job(self):
-        """One run of the scanner's scheduled job, as the cron worker runs it."""
-        result = self.env["mail.scanner.mailbox"]._cron_sync_mailboxes()
-        self.env.invalidate_all()
-        return result
 
     def subscription(self, mailbox):
         self.env.invalidate_all()
@@ -73,10 +65,6 @@ class NotificationCase(MailScannerCase, HttpCase):
         """Waits until the emulator delivered every queued notification."""
         self.assertTrue(self.emu.subscriptions.wait_idle(timeout=20))
         self.env.invalidate_all()
-
-    def triggers(self):
-        cron = self.env.ref(CRON)
-        return self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
 
     def delta_rounds(self):
         """Delta rounds this tenant's mailbox asked Graph for (first pages)."""
@@ -151,7 +139,7 @@ class TestSubscriptionLife(NotificationCase):
         mailbox = self.create_mailbox()
         self.assertEqual(self.subscription(mailbox).state, "pending")
         self.assertEqual(mailbox.notification_state, "pending")
-        self.run_job()
+        self.run_jobs()
         sub = self.subscription(mailbox)
         self.assertEqual(sub.state, "live")
         (graph_sub,) = self.graph_subscriptions()
@@ -196,18 +184,18 @@ class TestSubscriptionLife(NotificationCase):
         other = self.create_mailbox(
             app_id=app.id, address="help@other.example", company_id=company.id
         )
-        self.run_job()
+        self.run_jobs()
         return self.subscription(other).client_state
 
     def test_renewed_well_before_expiry(self):
         mailbox = self.started_mailbox()
         sub = self.subscription(mailbox)
         first_expiry = sub.expiration
-        self.run_job()
+        self.run_jobs()
         self.assertEqual(self.renewals(), 0, "a fresh subscription is not renewed")
         # Four and a half days later, as far as Odoo can tell.
         sub.expiration = fields.Datetime.now() + timedelta(days=2, hours=12)
-        self.run_job()
+        self.run_jobs()
         self.assertEqual(self.renewals(), 1)
         sub = self.subscription(mailbox)
         self.assertEqual(sub.state, "live")
@@ -221,15 +209,15 @@ class TestSubscriptionLife(NotificationCase):
     def test_reauthorization_required_renews(self):
         mailbox = self.started_mailbox()
         sub = self.subscription(mailbox)
-        triggers = self.triggers()
+        triggers = self.job_triggers(mailbox)
         self.emu.lifecycle(sub.graph_id, "reauthorizationRequired")
         self.settle()
         self.assertEqual(
             self.emu.subscriptions.outbox.count("lifecycle", ok=True), 1, "202"
         )
         self.assertTrue(self.subscription(mailbox).renew_requested)
-        self.assertEqual(self.triggers(), triggers + 1)
-        self.run_job()
+        self.assertEqual(self.job_triggers(mailbox), triggers + 1)
+        self.run_jobs()
         self.assertEqual(self.renewals(), 1)
         self.assertFalse(self.subscription(mailbox).renew_requested)
 
@@ -243,7 +231,7 @@ class TestSubscriptionLife(NotificationCase):
             (sub.state, sub.graph_id, sub.client_state), ("off", False, False)
         )
         self.assertEqual(mailbox.notification_state, "off")
-        self.run_job()
+        self.run_jobs()
         self.assertEqual(self.graph_subscriptions(), [], "a stopped mailbox stays off")
 
     def test_replaced_when_the_folder_changes(self):
@@ -256,7 +244,7 @@ class TestSubscriptionLife(NotificationCase):
         )
         mailbox.folder_id = tickets
         self.assertEqual(self.graph_subscriptions(), [], "the old one is deleted")
-        self.run_job()
+        self.run_jobs()
         (graph_sub,) = self.graph_subscriptions()
         self.assertNotEqual(graph_sub.id, old_id)
         self.assertEqual(graph_sub.folder.id, tickets.graph_id)
@@ -271,7 +259,7 @@ class TestSubscriptionLife(NotificationCase):
         )
         # Deleted with the app that made it (only that app may).
         self.assertEqual(self.graph_subscriptions(), [])
-        self.run_job()
+        self.run_jobs()
         (graph_sub,) = [
             sub
             for sub in self.emu.subscriptions.all()
@@ -284,7 +272,7 @@ class TestSubscriptionLife(NotificationCase):
         mailbox = self.started_mailbox()
         mailbox.notification_address = self.base_url().replace("127.0.0.1", "localhost")
         self.assertEqual(self.graph_subscriptions(), [])
-        self.run_job()
+        self.run_jobs()
         (graph_sub,) = self.graph_subscriptions()
         self.assertTrue(graph_sub.notification_url.startswith("http://localhost:"))
 
@@ -299,7 +287,7 @@ class TestSubscriptionLife(NotificationCase):
         # Mail that came while there was no subscription: nobody notified it.
         missed = self.deliver(subject="While unsubscribed")
         self.settle()
-        self.run_job()
+        self.run_jobs()
         sub = self.subscription(mailbox)
         self.assertEqual(sub.state, "live")
         self.assertNotEqual(sub.graph_id, old_id)
@@ -310,14 +298,14 @@ class TestSubscriptionLife(NotificationCase):
         mailbox = self.started_mailbox()
         old_id = self.subscription(mailbox).graph_id
         MailSubscriptions(mailbox.app_id._graph_client()).delete(old_id)
-        self.run_job()
+        self.run_jobs()
         self.assertEqual(
             self.subscription(mailbox).graph_id, old_id, "not asked on every run"
         )
         self.subscription(mailbox).checked_at = (
             fields.Datetime.now() - HEALTHY_POLL - timedelta(seconds=5)
         )
-        self.run_job()
+        self.run_jobs()
         sub = self.subscription(mailbox)
         self.assertEqual(sub.state, "live")
         self.assertNotEqual(sub.graph_id, old_id)
@@ -327,19 +315,19 @@ class TestSubscriptionLife(NotificationCase):
         mailbox = self.started_mailbox()
         sub = self.subscription(mailbox)
         self.assertFalse(sub.woken_at)
-        triggers = self.triggers()
+        triggers = self.job_triggers(mailbox)
         self.emu.lifecycle(sub.graph_id, "missed")
         self.settle()
         self.assertTrue(self.subscription(mailbox).woken_at)
-        self.assertEqual(self.triggers(), triggers + 1)
+        self.assertEqual(self.job_triggers(mailbox), triggers + 1)
         rounds = self.delta_rounds()
-        self.run_job()
+        self.run_jobs()
         self.assertEqual(self.delta_rounds(), rounds + 1)
 
     def test_graph_cannot_validate_clear_message_and_polling_goes_on(self):
         # Port 9 (discard) is closed: Graph cannot reach this address.
         mailbox = self.create_mailbox(notification_address="http://127.0.0.1:9")
-        self.run_job()
+        self.run_jobs()
         sub = self.subscription(mailbox)
         self.assertEqual(sub.state, "failed")
         self.assertEqual(self.graph_subscriptions(), [])
@@ -353,12 +341,12 @@ class TestSubscriptionLife(NotificationCase):
         # Polling: every run scans the mailbox, and Graph is not asked again yet.
         attempts = self.emu.subscriptions.outbox.count("validation")
         mail = self.deliver(subject="Polled")
-        self.run_job()
+        self.run_jobs()
         self.assertTrue(self.tickets_of(mail))
         self.assertEqual(self.emu.subscriptions.outbox.count("validation"), attempts)
         # Retry with a reachable address: live.
         mailbox.notification_address = False
-        self.run_job()
+        self.run_jobs()
         self.assertEqual(self.subscription(mailbox).state, "live")
 
     def test_no_public_https_address_means_polling(self):
@@ -367,13 +355,13 @@ class TestSubscriptionLife(NotificationCase):
             "web.base.url", "http://odoo.example.com"
         )
         mailbox = self.create_mailbox()
-        self.run_job()
+        self.run_jobs()
         self.assertEqual(mailbox.notification_state, "unavailable")
         self.assertIn("http://odoo.example.com", mailbox.notification_message)
         self.assertIn("web.base.url", mailbox.notification_message)
         self.assertEqual(self.emu.subscriptions.outbox.count("validation"), 0)
         mail = self.deliver(subject="Polled")
-        self.run_job()
+        self.run_jobs()
         self.assertTrue(self.tickets_of(mail))
 
     def test_which_addresses_graph_can_call(self):
@@ -398,37 +386,37 @@ class TestSubscriptionLife(NotificationCase):
 class TestNotificationEndpoint(NotificationCase):
     def test_a_notification_starts_one_sync_that_imports_the_mail(self):
         mailbox = self.started_mailbox()
-        triggers, rounds = self.triggers(), self.delta_rounds()
+        triggers, rounds = self.job_triggers(mailbox), self.delta_rounds()
         mail = self.deliver(subject="Printer on fire, fast")
         self.settle()
         (row,) = self.emu.subscriptions.outbox.select("notification")
         self.assertEqual(row.status, 202)
-        self.assertEqual(self.triggers(), triggers + 1)
+        self.assertEqual(self.job_triggers(mailbox), triggers + 1)
         self.assertTrue(self.subscription(mailbox).woken_at)
-        self.run_job()
+        self.run_jobs()
         self.assertEqual(self.delta_rounds(), rounds + 1)
         self.assertEqual(self.tickets_of(mail).name, "Printer on fire, fast")
         self.assertFalse(self.subscription(mailbox).woken_at)
         # Nothing new: the next runs leave the notified mailbox alone...
-        self.run_job()
+        self.run_jobs()
         self.assertEqual(self.delta_rounds(), rounds + 1)
         # ...until its safety-net poll is due.
         mailbox.last_sync = fields.Datetime.now() - HEALTHY_POLL - timedelta(seconds=5)
-        self.run_job()
+        self.run_jobs()
         self.assertEqual(self.delta_rounds(), rounds + 2)
 
     def test_sync_now_scans_a_notified_mailbox_at_once(self):
         mailbox = self.started_mailbox()
         rounds = self.delta_rounds()
-        self.run_job()
+        self.run_jobs()
         self.assertEqual(self.delta_rounds(), rounds, "quiet: notifications are live")
         mailbox.action_sync_now()
-        self.run_job()
+        self.run_jobs()
         self.assertEqual(self.delta_rounds(), rounds + 1)
 
     def test_burst_of_100_notifications_starts_one_sync(self):
         mailbox = self.started_mailbox()
-        triggers, rounds = self.triggers(), self.delta_rounds()
+        triggers, rounds = self.job_triggers(mailbox), self.delta_rounds()
         mails = [
             self.deliver(subject=f"Burst {n}", sender=f"c{n}@customer.example")
             for n in range(100)
@@ -441,8 +429,8 @@ class TestNotificationEndpoint(NotificationCase):
         bodies = [{"value": [self.notification(sub)]} for _n in range(100)]
         statuses = self.post_concurrently(mailbox, bodies)
         self.assertEqual(statuses, [202] * 100)
-        self.assertEqual(self.triggers(), triggers + 1, "one wake, not 200")
-        self.run_job()
+        self.assertEqual(self.job_triggers(mailbox), triggers + 1, "one wake, not 200")
+        self.run_jobs()
         self.assertEqual(self.delta_rounds(), rounds + 1, "one sync run")
         self.assertEqual(len(self.tickets_of(*mails)), 100)
 
@@ -471,13 +459,13 @@ class TestNotificationEndpoint(NotificationCase):
     def test_forged_client_state_starts_no_sync(self):
         mailbox = self.started_mailbox()
         sub = self.subscription(mailbox)
-        triggers = self.triggers()
+        triggers = self.job_triggers(mailbox)
         for forged in ("not-the-secret", None, sub.client_state[:-1]):
             resp = self.post(
                 mailbox, {"value": [self.notification(sub, clientState=forged)]}
             )
             self.assertEqual(resp.status_code, 202, "the answer reveals nothing")
-        self.assertEqual(self.triggers(), triggers)
+        self.assertEqual(self.job_triggers(mailbox), triggers)
         self.assertFalse(self.subscription(mailbox).woken_at)
         # A forged lifecycle event changes nothing either.
         forged_removal = self.notification(
@@ -489,7 +477,7 @@ class TestNotificationEndpoint(NotificationCase):
     def test_unknown_subscription_starts_no_sync(self):
         mailbox = self.started_mailbox()
         sub = self.subscription(mailbox)
-        triggers = self.triggers()
+        triggers = self.job_triggers(mailbox)
         other_id = str(uuid.uuid4())
         resp = self.post(
             mailbox, {"value": [self.notification(sub, subscriptionId=other_id)]}
@@ -505,20 +493,20 @@ class TestNotificationEndpoint(NotificationCase):
             headers={"Content-Type": "application/json"},
         )
         self.assertEqual(resp.status_code, 202)
-        self.assertEqual(self.triggers(), triggers)
+        self.assertEqual(self.job_triggers(mailbox), triggers)
         self.assertFalse(self.subscription(mailbox).woken_at)
         # A stopped mailbox ignores its (still valid) notifications.
         mailbox.state = "draft"
         self.post(mailbox, body)
-        self.assertEqual(self.triggers(), triggers)
+        self.assertEqual(self.job_triggers(mailbox), triggers)
 
     def test_oversized_or_malformed_bodies_are_refused(self):
         mailbox = self.started_mailbox()
         sub = self.subscription(mailbox)
-        triggers = self.triggers()
+        triggers = self.job_triggers(mailbox)
         big = {"value": [self.notification(sub, padding="x" * 1_100_000)]}
         self.assertEqual(self.post(mailbox, big).status_code, 413)
         for junk in (b"not json", b"{}", b'{"value": []}', b'{"value": [{"a": 1}]}'):
             self.assertEqual(self.post(mailbox, junk).status_code, 400, junk)
-        self.assertEqual(self.triggers(), triggers)
+        self.assertEqual(self.job_triggers(mailbox), triggers)
         self.assertEqual(self.opener.get(self.notify_url(mailbox)).status_code, 405)

@@ -287,8 +287,8 @@ class TestSync(MailScannerCase):
         self.graph_app.secret_expired = True
         self.emu.expire_tokens()
         self.deliver()
-        done, _remaining = self.env["mail.scanner.mailbox"]._cron_sync_mailboxes()
-        self.assertEqual(done, 0)
+        self.run_jobs()
+        self.assertEqual(mailbox.count_done, 0)
         self.assertEqual(mailbox.state, "error")
         self.assertIn("expired", mailbox.last_error.lower())
         self.assertNotIn(self.graph_app.secret, mailbox.last_error)
