@@ -8,8 +8,8 @@ saved its delta link, the other half arrives and every delta token is invalidate
 the next round gets one 410 SyncStateNotFound on the saved delta link and must resync
 in full without importing anything twice.
 
-The scan runs in an ``odoo-bin shell`` that calls the scheduled action's method
-(``_cron_sync_mailboxes()``, commits) in a loop, as the cron worker would, until the
+The scan runs in an ``odoo-bin shell`` that runs each mailbox's slice
+(``sync.scheduling.run_slice``, commits) in a loop, as the cron workers would, until the
 driver says the second half is delivered and nothing is left to import.
 
     $PY benchmarks/faults.py [--mails 300] [--rate 0.1] [--seed 11] [--batch-limit 50]
@@ -39,11 +39,15 @@ LOOP_SCRIPT = """
 import os, time
 deadline = time.monotonic() + float(os.environ["MSO_DEADLINE"])
 stop_file = os.environ["MSO_STOP_FILE"]
+from odoo.addons.mail_scanner_oauth2.sync.scheduling import run_slice
 Mailbox = env["mail.scanner.mailbox"]
 rounds = idle = 0
 errors = []
 while time.monotonic() < deadline:
-    done, remaining = Mailbox._cron_sync_mailboxes()
+    remaining = sum(
+        run_slice(mb).pending
+        for mb in Mailbox.search([("state", "in", ("running", "error"))])
+    )
     env.cr.commit()
     env.invalidate_all()
     rounds += 1

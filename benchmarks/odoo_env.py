@@ -76,7 +76,6 @@ TEMPLATE_DB = os.environ.get("MSO_BENCH_TEMPLATE", "mso_bench_template")
 DATA_DIR = MSO_CACHE / "bench-data"  # Odoo's --data-dir (filestores) for benchmarks
 LOG_DIR = MSO_CACHE / "bench-logs"
 MODULES = ("helpdesk_mgmt", "mail_scanner_oauth2")
-CRON_XMLID = ("mail_scanner_oauth2", "ir_cron_mail_scanner_sync")
 
 for _p in (str(EMULATOR_DIR), str(BENCH_DIR)):
     if _p not in sys.path:
@@ -670,12 +669,12 @@ def results_of(logfile) -> list:
 
 
 class OdooServer:
-    """A real Odoo server with one cron worker, on a free port.
+    """A real Odoo server with cron workers (one unless told), on a free port.
 
-    ``start()`` launches ``odoo-bin --max-cron-threads=1`` in its own process group;
+    ``start()`` launches ``odoo-bin --max-cron-threads=N`` in its own process group;
     ``kill()`` sends SIGKILL (or another signal); ``wait_ready()`` waits until the
     registry is loaded and the cron thread listens; ``wake_cron(db)`` makes it run
-    the scanner job at once."""
+    the mailboxes' import jobs at once."""
 
     def __init__(
         self,
@@ -687,8 +686,10 @@ class OdooServer:
         logfile=None,
         port=None,
         workers=0,
+        cron_threads=1,
     ):
         self.db = db
+        self.cron_threads = cron_threads
         self.workers = workers  # 0: threaded; >0: prefork (HTTP and cron workers)
         self.cleanup = cleanup
         self.port = None
@@ -708,7 +709,7 @@ class OdooServer:
             *_odoo_common_args(self.db),
             "--http-interface=127.0.0.1",
             f"--http-port={self.port}",
-            "--max-cron-threads=1",
+            f"--max-cron-threads={self.cron_threads}",
             f"--workers={self.workers}",
             f"--limit-time-real-cron={self.limit_time_real_cron}",
             f"--log-level={self.log_level}",
@@ -793,23 +794,31 @@ class OdooServer:
     stop = kill
 
 
-def cron_id(db) -> int:
-    return scalar(
+def cron_ids(db) -> list[int]:
+    """The scheduled jobs that import mail: one per mailbox (sync/scheduling.py)."""
+    rows = sql(
         db,
-        "SELECT res_id FROM ir_model_data WHERE module=%s AND name=%s",
-        CRON_XMLID,
+        "SELECT job_id FROM mail_scanner_mailbox WHERE job_id IS NOT NULL ORDER BY id",
     )
+    return [row[0] for row in rows]
+
+
+def cron_id(db) -> int:
+    """The import job of the first mailbox (the benchmarks with one mailbox)."""
+    return cron_ids(db)[0]
 
 
 def wake_cron(db):
-    """What ``ir.cron._trigger()`` does, by SQL: a trigger row due now + NOTIFY."""
+    """What ``ir.cron._trigger()`` does, by SQL, for every mailbox's import job: a
+    trigger row due now + NOTIFY."""
     with contextlib.closing(connect(db)) as conn, conn.cursor() as cr:
-        cr.execute(
-            "INSERT INTO ir_cron_trigger (cron_id, call_at, create_date, write_date) "
-            "VALUES (%s, now() at time zone 'UTC', now() at time zone 'UTC', "
-            "now() at time zone 'UTC')",
-            (cron_id(db),),
-        )
+        for cid in cron_ids(db):
+            cr.execute(
+                "INSERT INTO ir_cron_trigger (cron_id, call_at, create_date, "
+                "write_date) VALUES (%s, now() at time zone 'UTC', "
+                "now() at time zone 'UTC', now() at time zone 'UTC')",
+                (cid,),
+            )
     sql("postgres", "SELECT pg_notify('cron_trigger', %s)", (db,))
 
 
@@ -891,10 +900,13 @@ SYNC_LOOP_SCRIPT = """
 import os, time
 deadline = time.monotonic() + float(os.environ["MSO_DEADLINE"])
 max_rounds = int(os.environ["MSO_MAX_ROUNDS"])
+from odoo.addons.mail_scanner_oauth2.sync.scheduling import run_slice
 Mailbox = env["mail.scanner.mailbox"]
 rounds = idle = 0
 while time.monotonic() < deadline and rounds < max_rounds:
-    done, remaining = Mailbox._cron_sync_mailboxes()
+    remaining = 0
+    for mailbox in Mailbox.search([("state", "in", ("running", "error"))]):
+        remaining += run_slice(mailbox).pending
     env.cr.commit()
     env.invalidate_all()
     rounds += 1

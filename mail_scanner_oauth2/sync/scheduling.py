@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from odoo import SUPERUSER_ID
 
-from .protocol import MailboxSync, time_budget
+from . import protocol
 
 _logger = logging.getLogger(__name__)
 
@@ -132,9 +132,10 @@ class WorkerRound:
             return
         left_out = getattr(state, "left_out", set())
         state.cursor = cron_cr
-        state.deadline = time.monotonic() + time_budget()
+        state.deadline = time.monotonic() + protocol.time_budget()
         state.previous_left_out = left_out
         state.left_out = set()
+        state.served = 0
 
     @classmethod
     def current(cls, cron_id):
@@ -150,16 +151,18 @@ class WorkerRound:
         return self._local.deadline
 
     def should_wait(self, mailbox_id):
-        """True when this mailbox waits for a later pass: the pass's time is spent,
-        or mailboxes left out of the previous pass go first."""
+        """True when this mailbox waits for a later pass: the pass's time is spent
+        (a pass always serves one mailbox), or mailboxes left out of the previous
+        pass go first."""
         state = self._local
-        if time.monotonic() >= state.deadline:
+        if state.served and time.monotonic() >= state.deadline:
             state.left_out.add(mailbox_id)
             return True
         previous = state.previous_left_out
         return bool(previous) and mailbox_id not in previous
 
     def served(self, mailbox_id):
+        self._local.served += 1
         self._local.previous_left_out.discard(mailbox_id)
 
 
@@ -183,8 +186,9 @@ def run_slice(mailbox, deadline=None, progress=None):
     Subscription._maintain_for(mailbox)
     if not Subscription._due(mailbox):
         return Slice()
-    budget = max(deadline - time.monotonic(), 1) if deadline else None
-    sync = MailboxSync(mailbox, progress=progress, budget=budget)
+    # At least one mail: the deadline is looked at after each.
+    budget = max(deadline - time.monotonic(), 0.001) if deadline else None
+    sync = protocol.MailboxSync(mailbox, progress=progress, budget=budget)
     done, pending = sync.run()
     result = Slice(done=done, pending=pending, busy=sync.busy)
     result.failed = bool(mailbox.failure_streak)

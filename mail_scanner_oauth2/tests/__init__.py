@@ -15,3 +15,4 @@ from . import test_companies
 from . import test_tour
 from . import test_send
 from . import test_notifications
+from . import test_scaling

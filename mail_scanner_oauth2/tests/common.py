@@ -44,6 +44,16 @@ def shared_emulator():
     return _EMULATOR
 
 
+def use_cron_workers(env):
+    """Odoo's own cron workers run the mailboxes' jobs, also where the
+    mail_scanner_oauth2_queue addon is installed (its own tests switch it on).
+    Returns the previous setting."""
+    params = env["ir.config_parameter"].sudo()
+    previous = params.get_param(PARAM_ENGINE)
+    params.set_param(PARAM_ENGINE, "cron")
+    return previous
+
+
 def point_at_emulator(env, emu):
     params = env["ir.config_parameter"].sudo()
     params.set_param(PARAM_AUTHORITY_HOST, emu.url)
@@ -100,9 +110,7 @@ class MailScannerCase(EmulatorRequestsMixin, TransactionCase):
         super().setUpClass()
         cls.emu = shared_emulator()
         point_at_emulator(cls.env, cls.emu)
-        # Odoo's own cron workers run the mailboxes' jobs, also when the
-        # mail_scanner_oauth2_queue addon is installed (its tests say otherwise).
-        cls.env["ir.config_parameter"].sudo().set_param(PARAM_ENGINE, "cron")
+        use_cron_workers(cls.env)
         cls.team = cls.env["helpdesk.ticket.team"].create({"name": "Scanner Support"})
 
     def setUp(self):

@@ -5,6 +5,7 @@ and real commits, as two Odoo worker processes would have."""
 
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from datetime import datetime, timedelta
@@ -18,7 +19,13 @@ from odoo.tests import TransactionCase, tagged
 from odoo.tools import config, mute_logger
 
 from ..sync.protocol import MailboxSync
-from .common import EmulatorRequestsMixin, point_at_emulator, shared_emulator
+from ..sync.scheduling import PARAM_ENGINE
+from .common import (
+    EmulatorRequestsMixin,
+    point_at_emulator,
+    shared_emulator,
+    use_cron_workers,
+)
 
 MAILS = 30
 
@@ -37,6 +44,7 @@ class TestConcurrentRuns(EmulatorRequestsMixin, TransactionCase):
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             point_at_emulator(env, self.emu)
+            self.previous_engine = use_cron_workers(env)
             company = env["res.company"].create(
                 {"name": f"Concurrent {uuid.uuid4().hex[:6]}"}
             )
@@ -82,6 +90,7 @@ class TestConcurrentRuns(EmulatorRequestsMixin, TransactionCase):
             app = mailbox.app_id
             mailbox.unlink()
             app.unlink()
+            env["ir.config_parameter"].set_param(PARAM_ENGINE, self.previous_engine)
 
     def _run_in_own_transaction(self, env, errors, barrier):
         with env.cr:
@@ -180,18 +189,23 @@ class TestConcurrentRuns(EmulatorRequestsMixin, TransactionCase):
         for option in ("db_host", "db_port", "db_user", "db_password"):
             if config.get(option):
                 command.append(f"--{option.replace('_', '-')}={config[option]}")
-        workers = [
-            subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-            )
-            for _n in range(2)
-        ]
-        outputs = [
-            worker.communicate(script.encode(), timeout=300)[0] for worker in workers
-        ]
+        # The script is read from a file, so both processes start at once (with a
+        # pipe, the second would wait for its script until the first is done).
+        with tempfile.NamedTemporaryFile("w", suffix=".py") as file:
+            file.write(script)
+            file.flush()
+            workers = []
+            for _n in range(2):
+                with open(file.name, "rb") as stdin:
+                    workers.append(
+                        subprocess.Popen(
+                            command,
+                            stdin=stdin,
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT,
+                        )
+                    )
+            outputs = [worker.communicate(timeout=300)[0] for worker in workers]
         for worker, output in zip(workers, outputs, strict=True):
             self.assertEqual(worker.returncode, 0, output.decode(errors="replace"))
             self.assertNotIn(b"Traceback", output, output.decode(errors="replace"))

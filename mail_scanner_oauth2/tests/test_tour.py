@@ -27,6 +27,7 @@ from .common import (
     patch_commits,
     point_at_emulator,
     shared_emulator,
+    use_cron_workers,
 )
 
 _logger = logging.getLogger(__name__)
@@ -131,6 +132,7 @@ class TestSetupTour(EmulatorRequestsMixin, HttpCase):
         super().setUpClass()
         cls.emu = shared_emulator()
         point_at_emulator(cls.env, cls.emu)
+        use_cron_workers(cls.env)
         cls.folder = screenshot_folder()
 
     def setUp(self):
@@ -182,9 +184,7 @@ class TestSetupTour(EmulatorRequestsMixin, HttpCase):
         )
         for raw in (mail, out_of_office, mail):
             graph_mailbox.deliver(raw, received=datetime.now(timezone.utc))
-        self.env.ref(
-            "mail_scanner_oauth2.ir_cron_mail_scanner_sync"
-        ).method_direct_trigger()
+        mailbox.job_id.method_direct_trigger()
         ticket = self.env["helpdesk.ticket"].search([("name", "=", run["subject"])])
         self.assertEqual(len(ticket), 1)
         states = mailbox.message_ids_scanned.mapped("state")
@@ -259,9 +259,7 @@ class TestSetupTour(EmulatorRequestsMixin, HttpCase):
             ),
             received=datetime.now(timezone.utc),
         )
-        self.env.ref(
-            "mail_scanner_oauth2.ir_cron_mail_scanner_sync"
-        ).method_direct_trigger()
+        mailbox.job_id.method_direct_trigger()
         ticket = self.env["helpdesk.ticket"].search([("name", "=", "Boleto vencido")])
         self.assertEqual((ticket.team_id, ticket.x_order_number), (billing, "PO-4471"))
         self.start_tour("/odoo", "mail_scanner_supervisor_ticket_en", login=admin.login)
