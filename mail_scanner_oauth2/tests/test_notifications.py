@@ -48,6 +48,23 @@ class NotificationCase(MailScannerCase, HttpCase):
         self.run_jobs()
         return mailbox
 
+    def started_mailbox_of_another_tenant(self):
+        tenant = self.emu.add_tenant()
+        graph_app = tenant.add_app(secret=f"value~{uuid.uuid4().hex}")
+        tenant.add_mailbox("help@other.example")
+        company = self.env["res.company"].create({"name": "Other"})
+        app = self.create_app(
+            tenant_id=tenant.id,
+            client_id=graph_app.client_id,
+            client_secret=graph_app.secret,
+            company_id=company.id,
+        )
+        other = self.create_mailbox(
+            app_id=app.id, address="help@other.example", company_id=company.id
+        )
+        self.run_jobs()
+        return self.subscription(other).client_state
+
     def subscription(self, mailbox):
         self.env.invalidate_all()
         return self.env["mail.scanner.subscription"].search(
@@ -169,23 +186,6 @@ class TestSubscriptionLife(NotificationCase):
         mailbox = self.started_mailbox()
         other_secret = self.started_mailbox_of_another_tenant()
         self.assertNotEqual(self.subscription(mailbox).client_state, other_secret)
-
-    def started_mailbox_of_another_tenant(self):
-        tenant = self.emu.add_tenant()
-        graph_app = tenant.add_app(secret=f"value~{uuid.uuid4().hex}")
-        tenant.add_mailbox("help@other.example")
-        company = self.env["res.company"].create({"name": "Other"})
-        app = self.create_app(
-            tenant_id=tenant.id,
-            client_id=graph_app.client_id,
-            client_secret=graph_app.secret,
-            company_id=company.id,
-        )
-        other = self.create_mailbox(
-            app_id=app.id, address="help@other.example", company_id=company.id
-        )
-        self.run_jobs()
-        return self.subscription(other).client_state
 
     def test_renewed_well_before_expiry(self):
         mailbox = self.started_mailbox()
@@ -404,6 +404,21 @@ class TestNotificationEndpoint(NotificationCase):
         mailbox.last_sync = fields.Datetime.now() - HEALTHY_POLL - timedelta(seconds=5)
         self.run_jobs()
         self.assertEqual(self.delta_rounds(), rounds + 2)
+
+    def test_a_notification_wakes_only_its_own_mailbox(self):
+        mailbox = self.started_mailbox()
+        self.started_mailbox_of_another_tenant()
+        other = self.env["mail.scanner.mailbox"].search(
+            [("address", "=", "help@other.example")]
+        )
+        triggers = self.job_triggers(mailbox), self.job_triggers(other)
+        self.deliver(subject="Only for the first company")
+        self.settle()
+        self.assertEqual(
+            (self.job_triggers(mailbox), self.job_triggers(other)),
+            (triggers[0] + 1, triggers[1]),
+        )
+        self.assertFalse(self.subscription(other).woken_at)
 
     def test_sync_now_scans_a_notified_mailbox_at_once(self):
         mailbox = self.started_mailbox()
