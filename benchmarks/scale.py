@@ -14,12 +14,12 @@ real ``odoo-bin`` in prefork mode imports them:
    the killed worker's mailbox is taken over);
 3. with ``mail_scanner_oauth2_queue`` and OCA's queue_job: ``--workers=2
    --max-cron-threads=1 --load=base,web,queue_job``, channels ``root:2`` (the
-   ``root.mail_scanner`` channel under it): the job runner hands each mailbox's slice
-   to an HTTP worker, two at a time.
+   ``root.mail_scanner:2``): the job runner hands each mailbox's slice to an HTTP
+   worker, two at a time.
 
-The clock of a run starts when the jobs are woken (the server is up) and stops when
-every mail's ledger row is done. Every mail is then checked: one ledger row, one
-``mail.message`` with its Message-ID, on a ticket of its own company.
+The clock of a run starts when the first mail is in (the workers' own start is left
+out) and stops when every mail's ledger row is done. Every mail is then checked: one
+ledger row, one ``mail.message`` with its Message-ID, on a ticket of its own company.
 
     $PY benchmarks/scale.py [--companies 8] [--mails 150] [--deadline 900]
 
@@ -173,7 +173,7 @@ def run(cleanup, emu, label, args, cron_threads, queue_job=False, kill_at=None):
     extra, env_backup = [], dict(os.environ)
     if queue_job:
         extra = ["--load=base,web,queue_job"]
-        os.environ["ODOO_QUEUE_JOB_CHANNELS"] = "root:2"
+        os.environ["ODOO_QUEUE_JOB_CHANNELS"] = "root:2,root.mail_scanner:2"
         os.environ["ODOO_QUEUE_JOB_HOST"] = "127.0.0.1"
     server = oe.OdooServer(
         db,
@@ -191,9 +191,14 @@ def run(cleanup, emu, label, args, cron_threads, queue_job=False, kill_at=None):
         os.environ.update(env_backup)
     t0 = time.monotonic()
     oe.wake_cron(db)  # as the creation of the mailboxes did: the jobs are due
-    kills, last_wake = [], t0
+    kills, last_wake, first = [], t0, None
     while time.monotonic() - t0 < args.deadline:
         done = done_count(db)
+        if done and first is None:
+            # The clock starts with the first mail in: the workers' start (each
+            # prefork worker loads the registry, queue_job's runner waits 5 s)
+            # is left out, the same for every run.
+            first = (time.monotonic(), done)
         if done >= total:
             break
         if kill_at is not None and not kills and done >= total * kill_at:
@@ -205,14 +210,15 @@ def run(cleanup, emu, label, args, cron_threads, queue_job=False, kill_at=None):
         if time.monotonic() - last_wake > 5 and not queue_job:
             oe.wake_cron(db)  # a lost NOTIFY must not idle the run for a minute
             last_wake = time.monotonic()
-        time.sleep(0.2)
-    seconds = time.monotonic() - t0
+        time.sleep(0.1)
     finished = done_count(db) >= total
+    seconds = time.monotonic() - (first[0] if first else t0)
+    counted = total - (first[1] if first else 0)
     server.kill()
     result = verify(db, companies, message_ids)
-    mps = total / seconds if finished else 0.0
+    mps = counted / seconds if finished and seconds > 0 else 0.0
     oe.log(
-        f"{label}: {done_count(db)}/{total} mails in {seconds:.1f}s "
+        f"{label}: {done_count(db)}/{total} mails, {counted} of them in {seconds:.1f}s "
         f"({mps:.1f} mails/s), lost={result['lost']} duplicated="
         f"{result['duplicated']} finished={finished}; log {server.logfile}"
     )
@@ -228,7 +234,7 @@ def verify(db, companies, message_ids):
         rows = oe.sql(
             db,
             "SELECT m.message_id, count(*), count(DISTINCT t.company_id), "
-            "min(c.name->>'en_US') FROM mail_message m "
+            "min(c.name) FROM mail_message m "
             "JOIN helpdesk_ticket t ON t.id = m.res_id "
             "JOIN res_company c ON c.id = t.company_id "
             "WHERE m.model='helpdesk.ticket' AND m.message_type='email' "
