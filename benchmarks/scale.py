@@ -153,17 +153,16 @@ def done_count(db):
 
 
 def cron_worker_pids(server):
-    """The cron worker processes of a prefork server (their process titles)."""
+    """The live cron worker processes of a prefork server, from its log ("Worker
+    WorkerCron (<pid>) alive"): process titles need setproctitle."""
+    import re
+
     import psutil
 
-    pids = []
-    for child in psutil.Process(server.proc.pid).children():
-        try:
-            if "WorkerCron" in " ".join(child.cmdline()):
-                pids.append(child.pid)
-        except psutil.Error:
-            continue
-    return pids
+    children = {child.pid for child in psutil.Process(server.proc.pid).children()}
+    text = server.logfile.read_text(errors="replace")
+    pids = [int(pid) for pid in re.findall(r"Worker WorkerCron \((\d+)\) alive", text)]
+    return [pid for pid in pids if pid in children]
 
 
 def run(cleanup, emu, label, args, cron_threads, queue_job=False, kill_at=None):
