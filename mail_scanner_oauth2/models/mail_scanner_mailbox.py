@@ -130,7 +130,7 @@ class MailScannerMailbox(models.Model):
     last_error_key = fields.Char(readonly=True, copy=False)
     last_error_params = fields.Json(readonly=True, copy=False)
     last_error = fields.Text(
-        compute="_compute_last_error", help="Why the last run failed, in your language."
+        compute="_compute_errors", help="Why the last run failed, in your language."
     )
     last_error_date = fields.Datetime(readonly=True, copy=False)
     retention_days = fields.Integer(
@@ -171,10 +171,10 @@ class MailScannerMailbox(models.Model):
     send_error_key = fields.Char(readonly=True, copy=False)
     send_error_params = fields.Json(readonly=True, copy=False)
     send_error = fields.Text(
-        compute="_compute_send_error",
+        compute="_compute_errors",
         help="Why Microsoft Graph refused the last mail, in your language.",
     )
-    count_sent = fields.Integer(compute="_compute_count_sent", string="Sent")
+    count_sent = fields.Integer(compute="_compute_counters", string="Sent")
 
     notification_address = fields.Char(
         string="Public address",
@@ -230,11 +230,17 @@ class MailScannerMailbox(models.Model):
         ),
     ]
 
-    @api.depends("last_error_key", "last_error_params")
-    def _compute_last_error(self):
+    @api.depends(
+        "last_error_key", "last_error_params", "send_error_key", "send_error_params"
+    )
+    def _compute_errors(self):
+        """The last reading and sending errors, in the reader's language."""
         for mailbox in self:
             mailbox.last_error = mailbox.last_error_key and texts.render(
                 self.env, mailbox.last_error_key, mailbox.last_error_params
+            )
+            mailbox.send_error = mailbox.send_error_key and texts.render(
+                self.env, mailbox.send_error_key, mailbox.send_error_params
             )
 
     @api.depends("address", "company_id")
@@ -247,6 +253,12 @@ class MailScannerMailbox(models.Model):
             [("mailbox_id", "in", self.ids)], ["mailbox_id", "state"], ["__count"]
         )
         counts = {(mailbox.id, state): count for mailbox, state, count in groups}
+        sent = self.env["mail.scanner.outgoing"]._read_group(
+            [("mailbox_id", "in", self.ids), ("state", "=", "sent")],
+            ["mailbox_id"],
+            ["__count"],
+        )
+        counts.update({(mailbox.id, "sent"): count for mailbox, count in sent})
         for mailbox in self:
             mailbox.count_done = counts.get((mailbox.id, "done"), 0) + counts.get(
                 (mailbox.id, "duplicate"), 0
@@ -254,23 +266,7 @@ class MailScannerMailbox(models.Model):
             mailbox.count_pending = counts.get((mailbox.id, "pending"), 0)
             mailbox.count_failed = counts.get((mailbox.id, "failed"), 0)
             mailbox.count_ignored = counts.get((mailbox.id, "ignored"), 0)
-
-    @api.depends("send_error_key", "send_error_params")
-    def _compute_send_error(self):
-        for mailbox in self:
-            mailbox.send_error = mailbox.send_error_key and texts.render(
-                self.env, mailbox.send_error_key, mailbox.send_error_params
-            )
-
-    def _compute_count_sent(self):
-        groups = self.env["mail.scanner.outgoing"]._read_group(
-            [("mailbox_id", "in", self.ids), ("state", "=", "sent")],
-            ["mailbox_id"],
-            ["__count"],
-        )
-        counts = {mailbox.id: count for mailbox, count in groups}
-        for mailbox in self:
-            mailbox.count_sent = counts.get(mailbox.id, 0)
+            mailbox.count_sent = counts.get((mailbox.id, "sent"), 0)
 
     @api.depends("notification_address", "state", "app_id", "address", "folder_id")
     def _compute_notification(self):
