@@ -263,10 +263,16 @@ def _ledger_templates(_):
             "mail, so there is nothing to import."
         ),
         "import_failed": _("Odoo could not import this mail: %(error)s"),
+        "unreadable_mail": _(
+            "Odoo's mail gateway cannot read this mail (%(error)s). Trying again "
+            "gives the same result, so it is not retried automatically; the mail "
+            "stays unread in the mailbox. Read it in Outlook, or use Retry after "
+            "updating Odoo or this addon."
+        ),
         "out_of_memory": _(
-            "Odoo ran out of memory importing this %(size_mb)s MB mail. Raise the "
-            "workers' memory limit (--limit-memory-hard) or lower this mailbox's "
-            "size limit."
+            "Odoo ran out of memory importing this %(size_mb)s MB mail, so it was "
+            "set aside. Raise the workers' memory limit (--limit-memory-hard) or "
+            "lower this mailbox's size limit, then use Retry."
         ),
         "import_interrupted": _(
             "The import of this %(size_mb)s MB mail was interrupted %(count)s times "
