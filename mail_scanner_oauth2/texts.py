@@ -177,6 +177,8 @@ def _graph_templates(_):
             "the TLS certificate could not be verified; check the CA bundle setting."
         ),
         "network": _("check the network, DNS, proxy and firewall (outbound HTTPS)."),
+        "credential_secret": _("client secret"),
+        "credential_certificate": _("certificate"),
         "graph_error": _(
             "Microsoft Graph answered HTTP %(status)s for mailbox %(mailbox)s "
             "(%(detail)s)."
@@ -213,6 +215,11 @@ def _graph_templates(_):
             "Microsoft Graph refused to %(action)s the change-notification "
             "subscription: %(detail)s"
         ),
+        "subscription_create": _("create"),
+        "subscription_renew": _("renew"),
+        "subscription_read": _("read"),
+        "subscription_delete": _("delete"),
+        "subscription_reauthorize": _("reauthorize"),
         "subscription_validation_failed": _(
             "Microsoft Graph could not validate the notification URL %(endpoint)s: "
             '"%(detail)s" The URL must be reachable from the internet over HTTPS '
