@@ -177,6 +177,8 @@ def _graph_templates(_):
             "the TLS certificate could not be verified; check the CA bundle setting."
         ),
         "network": _("check the network, DNS, proxy and firewall (outbound HTTPS)."),
+        "credential_secret": _("client secret"),
+        "credential_certificate": _("certificate"),
         "graph_error": _(
             "Microsoft Graph answered HTTP %(status)s for mailbox %(mailbox)s "
             "(%(detail)s)."
@@ -213,6 +215,11 @@ def _graph_templates(_):
             "Microsoft Graph refused to %(action)s the change-notification "
             "subscription: %(detail)s"
         ),
+        "subscription_create": _("create"),
+        "subscription_renew": _("renew"),
+        "subscription_read": _("read"),
+        "subscription_delete": _("delete"),
+        "subscription_reauthorize": _("reauthorize"),
         "subscription_validation_failed": _(
             "Microsoft Graph could not validate the notification URL %(endpoint)s: "
             '"%(detail)s" The URL must be reachable from the internet over HTTPS '
@@ -263,10 +270,16 @@ def _ledger_templates(_):
             "mail, so there is nothing to import."
         ),
         "import_failed": _("Odoo could not import this mail: %(error)s"),
+        "unreadable_mail": _(
+            "Odoo's mail gateway cannot read this mail (%(error)s). Trying again "
+            "gives the same result, so it is not retried automatically; the mail "
+            "stays unread in the mailbox. Read it in Outlook, or use Retry after "
+            "updating Odoo or this addon."
+        ),
         "out_of_memory": _(
-            "Odoo ran out of memory importing this %(size_mb)s MB mail. Raise the "
-            "workers' memory limit (--limit-memory-hard) or lower this mailbox's "
-            "size limit."
+            "Odoo ran out of memory importing this %(size_mb)s MB mail, so it was "
+            "set aside. Raise the workers' memory limit (--limit-memory-hard) or "
+            "lower this mailbox's size limit, then use Retry."
         ),
         "import_interrupted": _(
             "The import of this %(size_mb)s MB mail was interrupted %(count)s times "

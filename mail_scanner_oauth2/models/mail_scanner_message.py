@@ -75,6 +75,13 @@ class MailScannerMessage(models.Model):
         readonly=True,
         help="Imports of this mail that never finished (the worker was stopped).",
     )
+    retry_automatically = fields.Boolean(
+        default=True,
+        readonly=True,
+        copy=False,
+        help="Failed mail is tried again on the schedule, unless trying again "
+        "cannot help (the reason says why): then only Retry imports it.",
+    )
     import_started = fields.Datetime(
         readonly=True,
         copy=False,
@@ -184,7 +191,9 @@ class MailScannerMessage(models.Model):
                 "|",
                 ("state", "=", "pending"),
                 "&",
+                "&",
                 ("state", "=", "failed"),
+                ("retry_automatically", "=", True),
                 ("attempts", "<", MAX_AUTO_ATTEMPTS),
             ],
             order="received_date, id",
@@ -235,8 +244,7 @@ class MailScannerMessage(models.Model):
 
     def _set_aside(self, key, params=None, **values):
         """Gives up on this mail until an administrator uses Retry."""
-        values.setdefault("attempts", max(self.attempts, MAX_AUTO_ATTEMPTS))
-        self._finish("failed", key, params, **values)
+        self._finish("failed", key, params, retry_automatically=False, **values)
 
     def _size_mb(self):
         return round((self.size or 0) / 1024 / 1024, 1)
@@ -249,6 +257,7 @@ class MailScannerMessage(models.Model):
                 "state": "pending",
                 "attempts": 0,
                 "interruptions": 0,
+                "retry_automatically": True,
                 "import_started": False,
                 "reason_key": False,
                 "reason_params": False,

@@ -11,6 +11,7 @@ carries the Message-ID the scanner made sure the gateway would read.
 """
 
 import email
+import email.errors
 import email.policy
 import hashlib
 import logging
@@ -32,6 +33,17 @@ from .threads import ThreadFinder
 _logger = logging.getLogger(__name__)
 
 TICKET = "helpdesk.ticket"
+# What Python's email package and Odoo's gateway raise on content they cannot read
+# (an unknown charset, a malformed address or header): the same on every attempt.
+CONTENT_ERRORS = (
+    LookupError,  # unknown encoding; KeyError, IndexError
+    UnicodeError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    AssertionError,
+    email.errors.MessageError,
+)
 
 
 @dataclass
@@ -40,6 +52,8 @@ class Outcome:
     key: str = None
     params: dict = field(default_factory=dict)
     values: dict = field(default_factory=dict)
+    # Trying again would give the same result: no automatic retry, only Retry.
+    set_aside: bool = False
 
     @property
     def imported(self):
@@ -88,15 +102,21 @@ class MailImporter:
             with self.env.cr.savepoint():
                 return self._import_facts(row, facts)
         except MemoryError:
-            return Outcome("failed", "out_of_memory", {"size_mb": row._size_mb()})
+            # The same mail would exhaust the same worker again: set aside at once.
+            params = {"size_mb": row._size_mb()}
+            return Outcome("failed", "out_of_memory", params, set_aside=True)
         except Exception as exc:  # pylint: disable=broad-except
-            # Whatever the gateway chokes on stays retryable and never blocks the
-            # next mail.
+            # Whatever the gateway chokes on never blocks the next mail.
             _logger.info(
                 "Mail Scanner could not import %s", row.graph_id, exc_info=True
             )
-            error = tools.ustr(exc).strip() or type(exc).__name__
-            return Outcome("failed", "import_failed", {"error": error[:1500]})
+            error = (str(exc).strip() or type(exc).__name__)[:1500]
+            if isinstance(exc, CONTENT_ERRORS):
+                # Odoo's parser gives the same error on the same bytes every time.
+                return Outcome(
+                    "failed", "unreadable_mail", {"error": error}, set_aside=True
+                )
+            return Outcome("failed", "import_failed", {"error": error})
 
     def _with_message_id(self, row, raw):
         """Gives a mail without a Message-ID (as the gateway will read it) a stable

@@ -237,7 +237,10 @@ class MailboxSync:
         outcome = self._outcome_of(importer, row, mime)
         if outcome is None:
             return
-        row._finish(outcome.state, outcome.key, outcome.params, **outcome.values)
+        if outcome.set_aside:
+            row._set_aside(outcome.key, outcome.params, **outcome.values)
+        else:
+            row._finish(outcome.state, outcome.key, outcome.params, **outcome.values)
         self._committed(row, imported=outcome.imported)
 
     def _outcome_of(self, importer, row, mime):
