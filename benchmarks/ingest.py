@@ -270,14 +270,51 @@ def read_stat():
     with open("/proc/stat") as fh:
         return fh.readline()
 
+def count_sql_sites(path):
+    # Development aid (--sql-sites): counts SQL statements by where they come from,
+    # the innermost frame of the addon and the Odoo method it called.
+    import collections, json, sys
+    import odoo.sql_db
+    counts = collections.Counter()
+    original = odoo.sql_db.Cursor.execute
+    import odoo.addons.mail_scanner_oauth2 as addon
+    ours_dir = os.path.dirname(addon.__file__) + "/"
+    wanted = (ours_dir, "/addons/mail/", "/helpdesk_mgmt/")
+    depth = int(os.environ.get("MSO_SQL_SITES_DEPTH", "4"))
+    def execute(self, *args, **kwargs):
+        frame, chain = sys._getframe(1), []
+        while frame is not None and len(chain) < 60:
+            code = frame.f_code
+            name = code.co_filename
+            if any(w in name for w in wanted) or name == "<string>":
+                where = code.co_filename.rsplit("/", 1)[-1]
+                chain.append((f"{where}:{code.co_name}", code.co_filename))
+            frame = frame.f_back
+        chain.reverse()  # outermost first
+        ours = [i for i, (c, f) in enumerate(chain) if f.startswith(ours_dir)]
+        start = ours[-1] if ours else 0
+        counts[" > ".join(c for c, _f in chain[start : start + depth])] += 1
+        return original(self, *args, **kwargs)
+    odoo.sql_db.Cursor.execute = execute
+    def dump():
+        with open(path, "w") as fh:
+            json.dump(counts.most_common(), fh, indent=0)
+    return dump
+
 class Clock:
     # Wall, process and main-thread CPU time, and the machine's /proc/stat.
     def __init__(self):
+        self.dump_sites = None
+        if os.environ.get("MSO_SQL_SITES"):
+            self.dump_sites = count_sql_sites(os.environ["MSO_SQL_SITES"])
         self.profiler = None
         if os.environ.get("MSO_PROFILE"):
             import cProfile
             self.profiler = cProfile.Profile()
             self.profiler.enable()
+        import odoo.sql_db
+        self.sql_db = odoo.sql_db
+        self.sql0 = odoo.sql_db.sql_counter
         self.stat0 = read_stat()
         self.t0 = time.perf_counter()
         self.c0, self.m0 = time.process_time(), time.thread_time()
@@ -286,10 +323,14 @@ class Clock:
         wall = time.perf_counter() - self.t0
         cpu, main = time.process_time() - self.c0, time.thread_time() - self.m0
         stat1 = read_stat()
+        # SQL statements of every cursor of the process (post-commit sends included).
+        sql = self.sql_db.sql_counter - self.sql0
+        if self.dump_sites:
+            self.dump_sites()
         if self.profiler:
             self.profiler.disable()
             self.profiler.dump_stats(os.environ["MSO_PROFILE"])
-        return dict(extra, seconds=wall, cpu=cpu, main_cpu=main,
+        return dict(extra, seconds=wall, cpu=cpu, main_cpu=main, sql=sql,
                     stat=[self.stat0, stat1])
 """
 
@@ -399,6 +440,13 @@ class Bench:
         self.results = {}  # key -> dict(seconds, mps, ...)
         self.tickets = {}  # key -> [(title, team, n)]
 
+    def sites_env(self, key, profile):
+        """MSO_SQL_SITES for the timed runs when --sql-sites DIR is given."""
+        if not self.args.sql_sites or profile:
+            return {}
+        Path(self.args.sql_sites).mkdir(parents=True, exist_ok=True)
+        return {"MSO_SQL_SITES": str(Path(self.args.sql_sites) / f"{key}.json")}
+
     def new_db(self, key):
         return oe.create_database(f"mso_ingest_{key}", self.cleanup)
 
@@ -413,7 +461,8 @@ class Bench:
             f"{key}: {mails} mails in {seconds:.1f}s = {out['mps']:.2f} mails/s "
             f"({len(self.tickets[key])} tickets; odoo cpu {out['cpu']:.1f}s, main "
             f"thread {out['main_cpu']:.1f}s; machine busy "
-            f"{out['busy_cores'] or 0:.2f} cores)"
+            f"{out['busy_cores'] or 0:.2f} cores; {out['sql']} SQL statements = "
+            f"{out['sql'] / mails:.1f} per mail)"
         )
         if not self.args.keep:
             oe.drop_database(db)
@@ -422,7 +471,7 @@ class Bench:
 
     def floor(self, eml_dir, mails, profile=None):
         db = self.new_db("floor")
-        env = {"MSO_EML_DIR": str(eml_dir)}
+        env = {"MSO_EML_DIR": str(eml_dir), **self.sites_env("floor", profile)}
         if profile:
             env["MSO_PROFILE"] = profile
         (out,) = oe.odoo_shell(db, FLOOR_SCRIPT, env=env, timeout=600)
@@ -457,6 +506,7 @@ class Bench:
             db = self.new_db(key.replace("-", "_"))
             oe.configure_mailbox(db, gm, batch_limit=max(1000, mails))
             env = {"MSO_PROFILE": profile} if profile else {}
+            env.update(self.sites_env(key, profile))
             (out,) = oe.odoo_shell(db, SCANNER_SCRIPT, env=env, timeout=900)
         finally:
             emu.port = real_port
@@ -521,6 +571,12 @@ def parse_args(argv):
         help="also run the floor and the scanner once more under cProfile",
     )
     parser.add_argument("--profile-dir", help="keep the .prof files here")
+    parser.add_argument(
+        "--sql-sites",
+        metavar="DIR",
+        help="development aid: count each run's SQL statements by call site "
+        "(DIR/<run>.json; makes the runs slower, so the timings mean nothing)",
+    )
     parser.add_argument(
         "--queue-notifications",
         action="store_true",

@@ -6,8 +6,15 @@ mail gateway (``mail.thread.message_process``), and what came of it.
 ``MailImporter.import_mail`` never raises for a mail's content: it returns an
 ``Outcome`` (the ledger state, a reason key, the records made). What the gateway
 created is known for sure: helpdesk_mgmt's ``message_new``/``message_update`` report
-the record through a context object (models/mail_thread.py), and the posted message
-carries the Message-ID the scanner made sure the gateway would read.
+the record, and ``message_post`` the message it posted with the Message-ID the
+scanner made sure the gateway would read, through a context object
+(models/mail_thread.py).
+
+Built once per run: the mailbox's settings, rules and complementary fields are read
+once and their patterns compiled once; ``prepare(rows)`` reads what a slice of mail
+needs in a few queries (sync/lookups.py); only the gateway call and the outcome are
+per mail. Large attachments are cut out before the gateway parses the mail and
+stored on its message directly (tools/large_parts.py).
 """
 
 import hashlib
@@ -19,12 +26,14 @@ from markupsafe import Markup, escape
 
 from odoo import fields, tools
 
+from ..tools.large_parts import cut_large_parts
 from ..tools.mail_facts import MailFacts
 from ..tools.protections import (
     auto_reply_reason,
     delivery_failure_reason,
     no_auto_answer_reason,
 )
+from .lookups import RowInfo, SliceLookups
 from .threads import ThreadFinder
 
 _logger = logging.getLogger(__name__)
@@ -38,6 +47,7 @@ class Outcome:
     key: str = None
     params: dict = field(default_factory=dict)
     values: dict = field(default_factory=dict)
+    message_id: str = None  # of the message the gateway posted
 
     @property
     def imported(self):
@@ -46,11 +56,14 @@ class Outcome:
 
 class GatewayCapture:
     """Handed to the gateway in the context; message_new / message_update of the
-    target record tell it which record the mail created or landed in."""
+    target record tell it which record the mail created or landed in, message_post
+    the message posted with ``message_id``."""
 
-    def __init__(self):
+    def __init__(self, message_id=None):
+        self.message_id = message_id
         self.created = None
         self.updated = None
+        self.posted = None
 
     @property
     def record(self):
@@ -58,40 +71,65 @@ class GatewayCapture:
 
 
 class MailImporter:
-    """Imports the mails of one mailbox; built once per run (rules, patterns and
-    the mailbox's own addresses are read once)."""
+    """Imports the mails of one mailbox; built once per run."""
 
     def __init__(self, mailbox):
         self.mailbox = mailbox
         self.env = mailbox.env
+        self.mailbox_id = mailbox.id
+        self.company_id = mailbox.company_id.id
         self.own_addresses = {mailbox.address.lower()} if mailbox.address else set()
-        self.rules = mailbox.rule_ids.filtered("active").sorted(
-            lambda r: (r.sequence, r.id)
+        self.loop_max_tickets = mailbox.loop_max_tickets
+        self.loop_minutes = mailbox.loop_window_minutes
+        self.rules = mailbox.rule_ids._compile()
+        self.extractions = mailbox.extraction_ids._compile()
+        self.new_record_values = {
+            model: mailbox._new_record_values(model)
+            for model in {TICKET, *(r.target_model for r in self.rules.rules)} - {None}
+        }
+        self.lookups = SliceLookups(self.env, self.mailbox_id, self.loop_minutes)
+        self.threads = ThreadFinder(
+            self.env, self.mailbox_id, self.company_id, self.lookups
         )
-        self.extractions = mailbox.extraction_ids.filtered("active")
-        self.threads = ThreadFinder(mailbox)
+
+    def prepare(self, rows):
+        """Reads what the import of these rows needs, for all of them at once."""
+        self.lookups.prepare(rows, loop_since=self._loop_since())
+
+    def committed(self, info, outcome, processed):
+        """The outcome of a mail is committed: later mails of the run know it."""
+        if outcome.imported and outcome.message_id:
+            self.lookups.posted(outcome.message_id, outcome.values["mail_message_id"])
+        self.lookups.outcome_committed(
+            info,
+            outcome.values.get("outcome"),
+            processed,
+            outcome.values.get("ticket_id"),
+        )
 
     # ------------------------------------------------------------------ entry
     def import_mail(self, row, raw):
         """The outcome of one mail; the caller writes it on the row and commits."""
         if not raw:
             return Outcome("ignored", "empty_item")
-        raw, facts = self._with_message_id(row, raw)
-        existing = self.env["mail.message"].search(
-            [("message_id", "=", facts.message_id)], order="id", limit=1
-        )
+        info = self.lookups.rows.get(row.id) or RowInfo.of(row)
+        # Large attachments are stored on the message from the original bytes;
+        # the gateway parses the mail without them.
+        raw, cut_parts = cut_large_parts(raw)
+        raw, facts = self._with_message_id(info, raw)
+        existing = self.lookups.existing_message(facts.message_id)
         if existing:
             return self._duplicate(existing)
         try:
             with self.env.cr.savepoint():
-                return self._import_facts(row, facts)
+                return self._import_facts(info, facts, cut_parts)
         except MemoryError:
-            return Outcome("failed", "out_of_memory", {"size_mb": row._size_mb()})
+            return Outcome("failed", "out_of_memory", {"size_mb": info.size_mb()})
         except Exception as exc:  # pylint: disable=broad-except
             # Whatever the gateway chokes on stays retryable and never blocks the
             # next mail.
             _logger.info(
-                "Mail Scanner could not import %s", row.graph_id, exc_info=True
+                "Mail Scanner could not import %s", info.graph_id, exc_info=True
             )
             error = tools.ustr(exc).strip() or type(exc).__name__
             return Outcome("failed", "import_failed", {"error": error[:1500]})
@@ -109,7 +147,7 @@ class MailImporter:
 
     def _duplicate(self, existing):
         record = self._ticket_of(existing)
-        if record and record.company_id != self.mailbox.company_id:
+        if record and record.company_id.id != self.company_id:
             # Never link the log of one company to another company's record.
             return Outcome("duplicate", "duplicate_elsewhere")
         return Outcome(
@@ -119,19 +157,21 @@ class MailImporter:
         )
 
     # ------------------------------------------------------------ the stages
-    def _import_facts(self, row, facts):
+    def _import_facts(self, row, facts, cut_parts=None):
         """Protections first, then the supervisor's rules, then the gateway."""
         ignored = self._protection(facts)
         if ignored:
             return ignored
         thread_id, is_reply = self.threads.find(row, facts)
-        decision = self.rules._decide(facts, is_reply)
+        decision = self.rules.decide(facts, is_reply)
         if decision.ignore_rule:
             return Outcome(
                 "ignored", "ignored_rule", {"rule": decision.ignore_rule.name}
             )
         no_answer = no_auto_answer_reason(facts)
-        outcome = self._route_to_gateway(facts, thread_id, decision, no_answer)
+        outcome = self._route_to_gateway(
+            facts, thread_id, decision, no_answer, cut_parts or {}
+        )
         if outcome.imported and no_answer:
             outcome.key, outcome.params = "no_auto_answer", {"detail": no_answer}
         return outcome
@@ -148,42 +188,39 @@ class MailImporter:
             return Outcome("ignored", "auto_reply", {"detail": reason})
         return self._loop(facts.sender)
 
+    def _loop_since(self):
+        if not (self.loop_max_tickets and self.loop_minutes):
+            return None
+        return fields.Datetime.now() - timedelta(minutes=self.loop_minutes)
+
     def _loop(self, sender):
-        mailbox = self.mailbox
-        if not (sender and mailbox.loop_max_tickets and mailbox.loop_window_minutes):
+        since = self._loop_since()
+        if not (sender and since):
             return None
-        since = fields.Datetime.now() - timedelta(minutes=mailbox.loop_window_minutes)
-        opened = self.env["mail.scanner.message"].search_count(
-            [
-                ("mailbox_id", "=", mailbox.id),
-                ("sender", "=", sender),
-                ("outcome", "=", "ticket"),
-                ("processed_date", ">=", since),
-            ]
-        )
-        if opened < mailbox.loop_max_tickets:
+        opened = self.lookups.tickets_opened(sender, since)
+        if opened < self.loop_max_tickets:
             return None
-        params = {
-            "sender": sender,
-            "count": opened,
-            "minutes": mailbox.loop_window_minutes,
-        }
+        params = {"sender": sender, "count": opened, "minutes": self.loop_minutes}
         return Outcome("ignored", "mail_loop", params)
 
-    def _route_to_gateway(self, facts, thread_id, decision, no_answer):
+    def _route_to_gateway(self, facts, thread_id, decision, no_answer, cut_parts):
         model = decision.target_model or TICKET
         self._ensure_partners(facts)
         custom_values = dict(
-            self.mailbox._new_record_values(model), **decision.values_for(model)
+            self.new_record_values.get(model) or self.mailbox._new_record_values(model),
+            **decision.values_for(model),
         )
-        capture = GatewayCapture()
+        capture = GatewayCapture(facts.message_id)
         gateway = (
             self.env["mail.thread"]
-            .with_company(self.mailbox.company_id)
+            .with_company(self.company_id)
             .with_context(
                 mail_scanner_capture=capture,
                 mail_scanner_import=True,
                 mail_scanner_no_auto_answer=bool(no_answer),
+                # The attachments cut out of the mail, by the token left in their
+                # place (models/mail_thread.py stores them).
+                mail_scanner_cut_parts=cut_parts,
                 # helpdesk_mgmt's own flag: tickets from mail get the email channel.
                 fetchmail_cron_running=True,
                 # Followers' notifications go to the mail queue: a slow SMTP server
@@ -191,16 +228,26 @@ class MailImporter:
                 mail_notify_force_send=False,
             )
         )
-        gateway.message_process(
+        result = gateway.message_process(
             model,
             facts.raw,
             custom_values=custom_values,
             thread_id=thread_id if model == TICKET else None,
         )
-        record = capture.record
-        posted = self.env["mail.message"].search(
-            [("message_id", "=", facts.message_id)], order="id desc", limit=1
-        )
+        if result is False:
+            # The gateway's own duplicate check: the Message-ID reached Odoo by
+            # another way since this run looked.
+            existing = self.env["mail.message"].search(
+                [("message_id", "=", facts.message_id)], order="id", limit=1
+            )
+            if existing:
+                return self._duplicate(existing)
+        record, posted = capture.record, capture.posted
+        if record and not posted:
+            # Posted by another path than message_post (message_notify).
+            posted = self.env["mail.message"].search(
+                [("message_id", "=", facts.message_id)], order="id desc", limit=1
+            )
         if not record or not posted:
             return Outcome("ignored", "gateway_loop")
         is_new = bool(capture.created)
@@ -219,7 +266,7 @@ class MailImporter:
             "ticket_id": ticket.id,
             "outcome": outcome,
         }
-        return Outcome("done", values=values)
+        return Outcome("done", values=values, message_id=facts.message_id)
 
     # ------------------------------------------------------------- partners
     def _recipients(self, facts):
@@ -233,21 +280,32 @@ class MailImporter:
 
     def _ensure_partners(self, facts):
         """The customer and the To/Cc people are matched or created, each with the
-        display name of the mail; an existing contact is never renamed."""
+        display name of the mail; an existing contact is never renamed. Addresses
+        already known to be contacts in this run are not looked up again."""
         people = []
         sender = tools.mail.email_split_tuples(facts.header("From"))
         if sender and sender[0][1].lower() not in self.own_addresses:
             people.append(sender[0])
         people += self._recipients(facts)
-        if people:
-            self.env["mail.thread"]._mail_find_partner_from_emails(
-                [tools.formataddr(person) for person in people], force_create=True
+        contacts = [tools.formataddr(person) for person in people]
+        known = self.lookups.known_contacts(
+            {tools.email_normalize(c, strict=False) for c in contacts}
+        )
+        unknown = [
+            c for c in contacts if tools.email_normalize(c, strict=False) not in known
+        ]
+        if unknown:
+            partners = self.env["mail.thread"]._mail_find_partner_from_emails(
+                unknown, force_create=True
             )
+            self.lookups.contacts_are(partners)
 
     def _subscribe_recipients(self, ticket, facts):
         """To people follow the new ticket, so answers reach them (helpdesk_mgmt's
         message_new subscribes the Cc people)."""
         emails = [tools.formataddr(person) for person in self._recipients(facts)]
+        if not emails:
+            return
         partners = self.env["mail.thread"]._mail_find_partner_from_emails(
             emails, records=ticket, force_create=False
         )
@@ -257,7 +315,7 @@ class MailImporter:
     def _fill_complementary_fields(self, ticket, facts):
         if not self.extractions:
             return
-        values, problems = self.env["mail.scanner.extraction"]._extract_all(
+        values, problems = self.env["mail.scanner.extraction"]._extract_compiled(
             self.extractions, facts
         )
         if values:

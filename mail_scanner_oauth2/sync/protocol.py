@@ -18,7 +18,8 @@
    limit) is set aside after a few tries instead of blocking the mailbox forever.
    Downloads are bounded by bytes (large mails streamed one by one).
 4. **Marked last.** Mail is marked as read or moved in the mailbox only once its
-   outcome is committed; failed mail stays unread.
+   outcome is committed (in the background while the next mails are imported,
+   sync/after_import.py); failed mail stays unread.
 5. **Never raises.** A mailbox's problem (credentials, permissions, Graph outages, a
    bug) is recorded on the mailbox for its health alerts; run() returns normally so
    that Odoo never switches the scheduled job off because of one mailbox.
@@ -45,6 +46,7 @@ from odoo.tools import config
 from ..graph import errors as graph_errors
 from ..graph.prefetch import prefetched
 from ..models.mail_scanner_message import MAX_INTERRUPTIONS
+from .after_import import BackgroundAfterImport
 from .gateway import MailImporter
 from .health import MailboxHealth
 
@@ -117,7 +119,12 @@ class MailboxSync:
             self.health.warn_secret_expiry()
             client = mailbox.app_id._graph_client()
             self._pull_delta(client)
-            self._import_pending(client)
+            after = BackgroundAfterImport(mailbox, client)
+            try:
+                self._import_pending(client, after)
+                self._record_marked(after.done_rows(wait=True))
+            finally:
+                after.close()
             self._apply_after_import(client)
             self.health.success()
         except CONCURRENCY_ERRORS:
@@ -170,7 +177,7 @@ class MailboxSync:
         self.commit()
 
     # ----------------------------------------------------------------- import
-    def _import_pending(self, client):
+    def _import_pending(self, client, after):
         """Downloads and imports each mail in its own transaction."""
         mailbox = self.mailbox
         rows = self.Ledger._importable(mailbox, mailbox.batch_limit)
@@ -178,8 +185,9 @@ class MailboxSync:
         if not rows:
             return
         importer = MailImporter(mailbox)
-        by_graph_id = {row.graph_id: row for row in rows}
-        items = [(row.graph_id, row.size or None) for row in rows]
+        importer.prepare(rows)
+        by_graph_id = {info.graph_id: info for info in importer.lookups.rows.values()}
+        items = [(info.graph_id, info.size or None) for info in by_graph_id.values()]
         # The next download runs while Odoo parses this mail: the queue holds a
         # batch ahead, so the download of batch n+1 starts as batch n starts.
         downloads = prefetched(
@@ -187,39 +195,48 @@ class MailboxSync:
         )
         with closing(downloads):
             for graph_id, mime in downloads:
-                self._import_one(importer, by_graph_id[graph_id], mime)
+                self._import_one(importer, by_graph_id[graph_id], mime, after)
                 if time.monotonic() > self._deadline:
                     break  # the rest stays pending: the job runs again at once
 
-    def _import_one(self, importer, row, mime):
-        if not row._lock_for_import():
-            return
-        interruptions = row.interruptions + int(row._was_interrupted())
+    def _import_one(self, importer, info, mime, after):
+        row = self.Ledger.browse(info.id)
+        interruptions = row._lock_and_count_attempt()
+        if interruptions is None:
+            return  # another run holds it or finished it
         if interruptions >= MAX_INTERRUPTIONS:
-            params = {"count": interruptions, "size_mb": row._size_mb()}
+            params = {"count": interruptions, "size_mb": info.size_mb()}
             row._set_aside("import_interrupted", params, interruptions=interruptions)
-            self._committed(row)
+            self._committed(importer, after, info, row, "failed")
             return
         if isinstance(mime, graph_errors.GraphError):
-            row._start_attempt()
             error = {"key": mime.key, "params": mime.params}
             row._finish("failed", "download_failed", {"error": error})
-            self._committed(row)
+            self._committed(importer, after, info, row, "failed")
             return
-        row._start_attempt()
         self.commit()  # the attempt counts even if the import kills the worker
         if not row._lock_for_import():
             return
         outcome = importer.import_mail(row, mime)
         row._finish(outcome.state, outcome.key, outcome.params, **outcome.values)
-        self._committed(row, imported=outcome.imported)
+        self._committed(importer, after, info, row, outcome.state, outcome)
 
-    def _committed(self, row, imported=False):
+    def _committed(self, importer, after, info, row, state, outcome=None):
+        # Flags of mails the background thread marked go with this commit.
+        self._record_marked(after.done_rows())
+        processed = row.processed_date  # just written: no query
         self.commit()
-        if imported:
+        if outcome is not None:
+            importer.committed(info, outcome, processed)
+        if outcome is not None and outcome.imported:
             self.done += 1
+        after.committed(info.id, info.graph_id, state)
         # A killed run that reported progress is not held against the job by Odoo.
         self._progress(1)
+
+    def _record_marked(self, row_ids):
+        if row_ids:
+            self.Ledger.browse(row_ids).write({"after_import_done": True})
 
     def _skip_too_large(self, client, rows):
         """Leaves mail over the size limit in the mailbox, before downloading it."""

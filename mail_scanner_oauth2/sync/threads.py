@@ -14,19 +14,24 @@ import re
 
 from odoo import tools
 
+from .lookups import RowInfo
+
 # Ticket references as helpdesk_mgmt numbers them (HT00042), or any other
 # prefix a company gave its sequence: letters then at least three digits.
 TICKET_REFERENCE_RE = re.compile(r"\b([A-Za-z]{0,10}[-/]?\d{3,})\b")
 
 
 class ThreadFinder:
-    def __init__(self, mailbox):
-        self.mailbox = mailbox
-        self.env = mailbox.env
-        self.Ticket = self.env["helpdesk.ticket"]
+    def __init__(self, env, mailbox_id, company_id, lookups):
+        self.env = env
+        self.mailbox_id = mailbox_id
+        self.company_id = company_id
+        self.lookups = lookups
+        self.Ticket = env["helpdesk.ticket"]
 
     def find(self, row, facts):
-        """(ticket id to force or None, whether the mail is a reply)."""
+        """(ticket id to force or None, whether the mail is a reply); ``row`` is
+        the mail's ledger row or its RowInfo."""
         if self._headers_link_a_thread(facts):
             return None, True  # the gateway threads it by its References
         sender = tools.email_normalize(facts.header("From"))
@@ -45,9 +50,7 @@ class ThreadFinder:
             facts.header(name) for name in ("References", "In-Reply-To")
         )
         ids = [ref.strip() for ref in tools.mail.unfold_references(references)]
-        return bool(ids) and bool(
-            self.env["mail.message"].search_count([("message_id", "in", ids[-32:])])
-        )
+        return bool(ids) and self.lookups.message_exists(ids[-32:])
 
     def _tickets_referenced(self, subject):
         tokens = {m.upper() for m in TICKET_REFERENCE_RE.findall(subject or "")}
@@ -56,24 +59,20 @@ class ThreadFinder:
         return self.Ticket.search(
             [
                 ("number", "in", list(tokens)),
-                ("company_id", "in", [False, self.mailbox.company_id.id]),
+                ("company_id", "in", [False, self.company_id]),
             ]
         )
 
     def _ticket_of_conversation(self, row):
-        if not row.conversation_id:
+        info = row if isinstance(row, RowInfo) else self.lookups.rows.get(row.id)
+        if info is None:  # a row outside the slice (the rule tester's)
+            info = RowInfo.of(row)
+        if not info.conversation_id:
             return self.Ticket
-        earlier = row.search(
-            [
-                ("mailbox_id", "=", self.mailbox.id),
-                ("conversation_id", "=", row.conversation_id),
-                ("ticket_id", "!=", False),
-                ("id", "!=", row.id),
-            ],
-            order="received_date, id",
-            limit=1,
+        ticket_id = self.lookups.earliest_ticket_of_conversation(
+            info.conversation_id, info.id
         )
-        return earlier.ticket_id
+        return self.Ticket.browse(ticket_id or [])
 
 
 def ticket_people(ticket):
@@ -85,6 +84,6 @@ def ticket_people(ticket):
         lambda m: m.message_type in ("email", "comment", "email_outgoing")
     )
     partners |= mails.author_id | mails.partner_ids
-    emails |= {p.email_normalized for p in partners}
+    emails |= {p.email_normalized for p in partners if p.email_normalized}
     emails |= {tools.email_normalize(m.email_from or "") for m in mails}
     return emails - {False, None, ""}

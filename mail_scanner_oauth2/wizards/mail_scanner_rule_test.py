@@ -72,9 +72,10 @@ class MailScannerRuleTest(models.TransientModel):
     def _rule_lines(self, facts, is_reply):
         rules = self.mailbox_id.rule_ids
         decision = rules._decide(facts, is_reply)
+        matched_ids = {rule.id for rule in decision.matched}
         lines = []
         for rule in rules.sorted(lambda r: (r.sequence, r.id)):
-            matched = rule in decision.matched
+            matched = rule.id in matched_ids
             verdict = self.env._("matches") if matched else self.env._("does not match")
             lines.append(f"{rule.name}: {verdict}")
         if decision.ignore_rule:
