@@ -36,9 +36,9 @@ expected threads. The last line:
 Targets: overhead_vs_floor_pct_wan <= 15, overhead_vs_floor_pct_loopback <= 10.
 ``--profile`` adds cProfile runs of the floor and of the scanner (not timed; with
 ``--profile-dir`` the .prof files are kept); the profiles count the main thread's CPU
-time, so that other work on the machine does not change them. Each run also reports the Odoo process's
-CPU seconds and how many cores the whole machine kept busy, to tell a slow path from
-a busy machine.
+time, so that other work on the machine changes them less. Each run also reports the
+Odoo process's CPU seconds, its SQL statements, and how many cores the whole machine
+kept busy, to tell a slow path from a busy machine.
 Exit status 0 when the tickets agree and both targets are met, 1 otherwise.
 """
 
