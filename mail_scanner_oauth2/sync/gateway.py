@@ -48,6 +48,7 @@ class Outcome:
     params: dict = field(default_factory=dict)
     values: dict = field(default_factory=dict)
     message_id: str = None  # of the message the gateway posted
+    ticket_number: str = None  # of the ticket it created
 
     @property
     def imported(self):
@@ -87,10 +88,10 @@ class MailImporter:
             model: mailbox._new_record_values(model)
             for model in {TICKET, *(r.target_model for r in self.rules.rules)} - {None}
         }
-        self.lookups = SliceLookups(self.env, self.mailbox_id, self.loop_minutes)
-        self.threads = ThreadFinder(
-            self.env, self.mailbox_id, self.company_id, self.lookups
-        )
+        self.lookups = SliceLookups(self.env, self.mailbox_id, self.company_id)
+        # graph id -> PreparedMail, filled by the download thread
+        self._prepared = {}
+        self.threads = ThreadFinder(self.env, self.lookups)
 
     def prepare(self, rows):
         """Reads what the import of these rows needs, for all of them at once."""
@@ -100,6 +101,10 @@ class MailImporter:
         """The outcome of a mail is committed: later mails of the run know it."""
         if outcome.imported and outcome.message_id:
             self.lookups.posted(outcome.message_id, outcome.values["mail_message_id"])
+        if outcome.ticket_number:
+            self.lookups.ticket_created(
+                outcome.ticket_number, outcome.values["ticket_id"]
+            )
         self.lookups.outcome_committed(
             info,
             outcome.values.get("outcome"),
@@ -107,16 +112,33 @@ class MailImporter:
             outcome.values.get("ticket_id"),
         )
 
+    # ------------------------------------------------------------ preparing
+    def prepared(self, downloads):
+        """Passes (graph id, MIME) downloads on, each mail prepared on the way:
+        plain Python, no database, so it runs in the download thread."""
+        for graph_id, mime in downloads:
+            if isinstance(mime, bytes) and mime:
+                try:
+                    self._prepared[graph_id] = PreparedMail(graph_id, mime)
+                except Exception:  # pylint: disable=broad-except
+                    # The import prepares it again, where its failure is recorded.
+                    _logger.debug("Could not prepare %s", graph_id, exc_info=True)
+            yield graph_id, mime
+
+    def _prepared_mail(self, info, raw):
+        prepared = self._prepared.pop(info.graph_id, None)
+        if prepared is None or prepared.source is not raw:
+            prepared = PreparedMail(info.graph_id, raw)
+        return prepared
+
     # ------------------------------------------------------------------ entry
     def import_mail(self, row, raw):
         """The outcome of one mail; the caller writes it on the row and commits."""
         if not raw:
             return Outcome("ignored", "empty_item")
         info = self.lookups.rows.get(row.id) or RowInfo.of(row)
-        # Large attachments are stored on the message from the original bytes;
-        # the gateway parses the mail without them.
-        raw, cut_parts = cut_large_parts(raw)
-        raw, facts = self._with_message_id(info, raw)
+        prepared = self._prepared_mail(info, raw)
+        facts, cut_parts = prepared.facts, prepared.cut_parts
         existing = self.lookups.existing_message(facts.message_id)
         if existing:
             return self._duplicate(existing)
@@ -133,17 +155,6 @@ class MailImporter:
             )
             error = tools.ustr(exc).strip() or type(exc).__name__
             return Outcome("failed", "import_failed", {"error": error[:1500]})
-
-    def _with_message_id(self, row, raw):
-        """Gives a mail without a Message-ID (as the gateway will read it) a stable
-        one derived from Graph's id: Odoo would invent a random one, and a retried
-        mail could then never be recognised as already imported."""
-        facts = MailFacts(raw)
-        if facts.message_id:
-            return raw, facts
-        header = f"Message-ID: {stable_message_id(row.graph_id)}\r\n"
-        raw = header.encode() + raw
-        return raw, MailFacts(raw)
 
     def _duplicate(self, existing):
         record = self._ticket_of(existing)
@@ -266,7 +277,12 @@ class MailImporter:
             "ticket_id": ticket.id,
             "outcome": outcome,
         }
-        return Outcome("done", values=values, message_id=facts.message_id)
+        return Outcome(
+            "done",
+            values=values,
+            message_id=facts.message_id,
+            ticket_number=ticket.number if is_new and ticket else None,
+        )
 
     # ------------------------------------------------------------- partners
     def _recipients(self, facts):
@@ -309,7 +325,10 @@ class MailImporter:
         partners = self.env["mail.thread"]._mail_find_partner_from_emails(
             emails, records=ticket, force_create=False
         )
-        ticket.message_subscribe([p.id for p in partners if p])
+        # Those already following (the Cc people) need no second subscription.
+        new = [p.id for p in partners if p and p not in ticket.message_partner_ids]
+        if new:
+            ticket.message_subscribe(new)
 
     # ----------------------------------------------------- complementary fields
     def _fill_complementary_fields(self, ticket, facts):
@@ -342,6 +361,28 @@ class MailImporter:
         if message.model != TICKET or not message.res_id:
             return self.env[TICKET]
         return self.env[TICKET].browse(message.res_id).exists()
+
+
+class PreparedMail:
+    """A mail as the gateway will get it: its large attachments cut out (stored
+    from the original bytes, tools/large_parts.py) and a Message-ID it can be
+    recognised by."""
+
+    def __init__(self, graph_id, raw):
+        self.source = raw
+        slim, self.cut_parts = cut_large_parts(raw)
+        self.facts = with_message_id(graph_id, slim)
+
+
+def with_message_id(graph_id, raw):
+    """The facts of a mail, given a stable Message-ID derived from Graph's id when
+    the gateway would read none: Odoo would invent a random one, and a retried mail
+    could then never be recognised as already imported."""
+    facts = MailFacts(raw)
+    if facts.message_id:
+        return facts
+    header = f"Message-ID: {stable_message_id(graph_id)}\r\n"
+    return MailFacts(header.encode() + raw)
 
 
 def stable_message_id(graph_id):

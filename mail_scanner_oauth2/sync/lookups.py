@@ -8,22 +8,29 @@ ledger and Graph already say about it (its Message-ID, sender, conversation):
 - which of those Message-IDs Odoo already has (duplicates);
 - the tickets each sender opened within the loop window (mail loops);
 - the earliest ticket of each conversation (threading by Graph's conversationId);
+- the tickets whose number a subject quotes (threading by ticket reference);
 - which senders already are contacts.
 
 While the slice is imported, each committed outcome is added (the mails of one
 mailbox are only ever imported by the run that holds its lock), so an answer is the
 one a query made at that moment would give. A mail whose MIME says something else
-than Graph did (another Message-ID, another sender) is looked up on its own, as
-before. The gateway keeps its own duplicate check: a Message-ID that arrives by
-another way meanwhile is still recognised.
+than Graph did (another Message-ID, another sender, another subject) is looked up on
+its own, as before. The gateway keeps its own duplicate check: a Message-ID that
+arrives by another way meanwhile is still recognised. A ticket a mail can quote
+existed before the mail was written, so before the slice was read, unless this run
+made it (then it is added).
 """
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
 from odoo import tools
 
+# Ticket references as helpdesk_mgmt numbers them (HT00042), or any other
+# prefix a company gave its sequence: letters then at least three digits.
+TICKET_REFERENCE_RE = re.compile(r"\b([A-Za-z]{0,10}[-/]?\d{3,})\b")
 # Rows of one slice are read in chunks of this many ids (IN lists stay short).
 CHUNK = 500
 
@@ -38,6 +45,7 @@ class RowInfo:
     internet_message_id: str
     conversation_id: str
     sender: str
+    subject: str
     received_date: datetime
     size: int
 
@@ -49,6 +57,7 @@ class RowInfo:
             internet_message_id=row.internet_message_id or "",
             conversation_id=row.conversation_id or "",
             sender=row.sender or "",
+            subject=row.subject or "",
             received_date=row.received_date or None,
             size=row.size or 0,
         )
@@ -68,12 +77,19 @@ def _chunks(values):
         yield values[start : start + CHUNK]
 
 
+def ticket_references(subject):
+    """The ticket numbers a subject may quote (upper case)."""
+    return {m.upper() for m in TICKET_REFERENCE_RE.findall(subject or "")}
+
+
 class SliceLookups:
-    def __init__(self, env, mailbox_id, loop_minutes):
+    def __init__(self, env, mailbox_id, company_id):
         self.env = env
         self.mailbox_id = mailbox_id
-        self.loop_minutes = loop_minutes
+        self.company_id = company_id
         self.rows = {}
+        # ticket number -> [ticket ids], for the numbers asked
+        self._tickets_by_number = {}
         # Message-ID -> mail.message id (0: looked up, not in Odoo)
         self._messages = {}
         # sender -> [processed_date of each ticket it opened], for asked senders
@@ -92,6 +108,9 @@ class SliceLookups:
         if loop_since is not None:
             self._prepare_loop({i.sender for i in infos} - {""}, loop_since)
         self._prepare_conversations({i.conversation_id for i in infos} - {""})
+        self._prepare_references(
+            set().union(*(ticket_references(i.subject) for i in infos))
+        )
         self._prepare_partners({i.sender for i in infos} - {""})
 
     def _prepare_messages(self, message_ids):
@@ -150,6 +169,22 @@ class SliceLookups:
                     earliest[conversation_id]
                 )
 
+    def _prepare_references(self, numbers):
+        wanted = numbers - set(self._tickets_by_number)
+        for chunk in _chunks(wanted):
+            tickets = self.env["helpdesk.ticket"].search_read(
+                [
+                    ("number", "in", chunk),
+                    ("company_id", "in", [False, self.company_id]),
+                ],
+                ["number"],
+            )
+            found = defaultdict(list)
+            for ticket in tickets:
+                found[ticket["number"]].append(ticket["id"])
+            for number in chunk:
+                self._tickets_by_number[number] = found[number]
+
     def _prepare_partners(self, addresses):
         normalized = {tools.email_normalize(a, strict=False) for a in addresses}
         wanted = sorted(normalized - self._partner_emails - {False, None, ""})
@@ -197,6 +232,22 @@ class SliceLookups:
             )
         return sum(1 for when in self._tickets_by_sender[sender] if when >= since)
 
+    # ----------------------------------------------------- ticket references
+    def tickets_referenced(self, numbers):
+        """The tickets of this company (or none) numbered so, in the tickets'
+        order (the first one a trusted sender may write into)."""
+        Ticket = self.env["helpdesk.ticket"]
+        if not numbers:
+            return Ticket
+        unknown = numbers - set(self._tickets_by_number)
+        domain = [("company_id", "in", [False, self.company_id])]
+        if unknown:
+            return Ticket.search([("number", "in", list(numbers)), *domain])
+        ids = {i for number in numbers for i in self._tickets_by_number[number]}
+        if not ids:
+            return Ticket
+        return Ticket.search([("id", "in", list(ids)), *domain])
+
     # --------------------------------------------------------- conversations
     def earliest_ticket_of_conversation(self, conversation_id, row_id):
         """Ticket id of the conversation's earliest other mail with a ticket."""
@@ -216,6 +267,11 @@ class SliceLookups:
         self._partner_emails.update(p.email_normalized for p in partners if p)
 
     # -------------------------------------------------------- after each mail
+    def ticket_created(self, number, ticket_id):
+        number = (number or "").upper()
+        if number in self._tickets_by_number:
+            self._tickets_by_number[number].append(ticket_id)
+
     def outcome_committed(self, info, outcome, processed, ticket_id):
         """Adds one imported mail to what is known (the caller committed it)."""
         if outcome == "ticket" and info.sender in self._tickets_by_sender:

@@ -44,6 +44,7 @@ from odoo.exceptions import UserError
 from odoo.tools import config
 
 from ..graph import errors as graph_errors
+from ..graph.client import READ_AHEAD_BYTES
 from ..graph.prefetch import prefetched
 from ..models.mail_scanner_message import MAX_INTERRUPTIONS
 from .after_import import BackgroundAfterImport
@@ -189,9 +190,14 @@ class MailboxSync:
         by_graph_id = {info.graph_id: info for info in importer.lookups.rows.values()}
         items = [(info.graph_id, info.size or None) for info in by_graph_id.values()]
         # The next download runs while Odoo parses this mail: the queue holds a
-        # batch ahead, so the download of batch n+1 starts as batch n starts.
+        # batch ahead (bounded in bytes), so the download of batch n+1 starts as
+        # batch n starts. The same thread cuts each mail's large attachments out
+        # and parses its headers, while this one waits for PostgreSQL.
         downloads = prefetched(
-            client.fetch_mime(mailbox.address, items), depth=client.batch_size
+            importer.prepared(client.fetch_mime(mailbox.address, items)),
+            depth=client.batch_size,
+            max_bytes=READ_AHEAD_BYTES,
+            size_of=lambda item: len(item[1]) if isinstance(item[1], bytes) else 0,
         )
         with closing(downloads):
             for graph_id, mime in downloads:

@@ -10,22 +10,14 @@ the sender is one of the ticket's people: its customer, a follower, or someone w
 sent or received the ticket's mails. Otherwise the mail opens a new ticket.
 """
 
-import re
-
 from odoo import tools
 
-from .lookups import RowInfo
-
-# Ticket references as helpdesk_mgmt numbers them (HT00042), or any other
-# prefix a company gave its sequence: letters then at least three digits.
-TICKET_REFERENCE_RE = re.compile(r"\b([A-Za-z]{0,10}[-/]?\d{3,})\b")
+from .lookups import RowInfo, ticket_references
 
 
 class ThreadFinder:
-    def __init__(self, env, mailbox_id, company_id, lookups):
+    def __init__(self, env, lookups):
         self.env = env
-        self.mailbox_id = mailbox_id
-        self.company_id = company_id
         self.lookups = lookups
         self.Ticket = env["helpdesk.ticket"]
 
@@ -53,15 +45,7 @@ class ThreadFinder:
         return bool(ids) and self.lookups.message_exists(ids[-32:])
 
     def _tickets_referenced(self, subject):
-        tokens = {m.upper() for m in TICKET_REFERENCE_RE.findall(subject or "")}
-        if not tokens:
-            return self.Ticket
-        return self.Ticket.search(
-            [
-                ("number", "in", list(tokens)),
-                ("company_id", "in", [False, self.company_id]),
-            ]
-        )
+        return self.lookups.tickets_referenced(ticket_references(subject))
 
     def _ticket_of_conversation(self, row):
         info = row if isinstance(row, RowInfo) else self.lookups.rows.get(row.id)

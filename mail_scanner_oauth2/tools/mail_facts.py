@@ -41,6 +41,7 @@ class MailFacts:
     def __init__(self, raw, headers=None):
         self.raw = raw
         self.headers = headers or parse_headers(raw)
+        self._header_values = {}
 
     @cached_property
     def message_id(self):
@@ -58,6 +59,13 @@ class MailFacts:
             return ""
 
     def header(self, name):
+        # Protections, rules, threading and partners ask for the same few headers.
+        key = name.lower()
+        if key not in self._header_values:
+            self._header_values[key] = self._decoded_header(name)
+        return self._header_values[key]
+
+    def _decoded_header(self, name):
         try:
             return str(self.headers.get(name) or "")
         except (ValueError, TypeError, IndexError):
