@@ -282,6 +282,7 @@ def count_sql_sites(path):
     ours_dir = os.path.dirname(addon.__file__) + "/"
     wanted = (ours_dir, "/addons/mail/", "/helpdesk_mgmt/")
     depth = int(os.environ.get("MSO_SQL_SITES_DEPTH", "4"))
+    with_sql = os.environ.get("MSO_SQL_SITES_SQL") == "1"
     def execute(self, *args, **kwargs):
         frame, chain = sys._getframe(1), []
         while frame is not None and len(chain) < 60:
@@ -294,7 +295,10 @@ def count_sql_sites(path):
         chain.reverse()  # outermost first
         ours = [i for i, (c, f) in enumerate(chain) if f.startswith(ours_dir)]
         start = ours[-1] if ours else 0
-        counts[" > ".join(c for c, _f in chain[start : start + depth])] += 1
+        key = " > ".join(c for c, _f in chain[start : start + depth])
+        if with_sql:  # MSO_SQL_SITES_SQL=1: and the statement's first words
+            key += " | " + " ".join(str(args[0] if args else "").split())[:70]
+        counts[key] += 1
         return original(self, *args, **kwargs)
     odoo.sql_db.Cursor.execute = execute
     def dump():
