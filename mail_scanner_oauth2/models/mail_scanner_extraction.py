@@ -254,6 +254,9 @@ class CompiledExtraction:
             # Refused when saved; an older one fails the mails it is tried on.
             self.error = exc
 
+    def reads_body(self):
+        return self.source in ("body", "both")
+
     def _texts(self, facts):
         if self.source == "subject":
             return [facts.subject]

@@ -110,6 +110,16 @@ class CompiledRules:
     def __init__(self, rules):
         self.rules = rules
 
+    def reads_body(self):
+        return any(c.field == "body" for r in self.rules for c in r.conditions)
+
+    def reads_parts(self):
+        return any(
+            c.field in ("body", "has_attachment")
+            for r in self.rules
+            for c in r.conditions
+        )
+
     def decide(self, facts, is_reply):
         """Tries the rules in order; returns what the matching ones ask for."""
         decision = RuleDecision()

@@ -84,6 +84,12 @@ class MailImporter:
         self.loop_minutes = mailbox.loop_window_minutes
         self.rules = mailbox.rule_ids._compile()
         self.extractions = mailbox.extraction_ids._compile()
+        # What of the mail beyond its headers the rules and extractions read: it is
+        # then read in the download thread too.
+        self.reads_body = self.rules.reads_body() or any(
+            e.reads_body() for e in self.extractions
+        )
+        self.reads_parts = self.reads_body or self.rules.reads_parts()
         self.new_record_values = {
             model: mailbox._new_record_values(model)
             for model in {TICKET, *(r.target_model for r in self.rules.rules)} - {None}
@@ -119,16 +125,22 @@ class MailImporter:
         for graph_id, mime in downloads:
             if isinstance(mime, bytes) and mime:
                 try:
-                    self._prepared[graph_id] = PreparedMail(graph_id, mime)
+                    self._prepared[graph_id] = self._prepare(graph_id, mime)
                 except Exception:  # pylint: disable=broad-except
                     # The import prepares it again, where its failure is recorded.
                     _logger.debug("Could not prepare %s", graph_id, exc_info=True)
             yield graph_id, mime
 
+    def _prepare(self, graph_id, raw):
+        prepared = PreparedMail(graph_id, raw)
+        if self.reads_parts:
+            prepared.facts.read_parts(body=self.reads_body)
+        return prepared
+
     def _prepared_mail(self, info, raw):
         prepared = self._prepared.pop(info.graph_id, None)
         if prepared is None or prepared.source is not raw:
-            prepared = PreparedMail(info.graph_id, raw)
+            prepared = self._prepare(info.graph_id, raw)
         return prepared
 
     # ------------------------------------------------------------------ entry

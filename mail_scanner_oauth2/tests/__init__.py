@@ -10,3 +10,4 @@ from . import test_protections
 from . import test_health
 from . import test_robustness
 from . import test_quotes
+from . import test_slices

@@ -90,6 +90,18 @@ class MailFacts:
     def subject(self):
         return self.header("Subject")
 
+    def read_parts(self, body=False):
+        """Reads the whole mail now (and its text with ``body``), so that the
+        rules and extractions later find it read."""
+        try:
+            if body:
+                _ = self.body
+            _ = self.has_attachment
+        except Exception:  # pylint: disable=broad-except
+            # Read again, and failing where it is recorded, when a rule asks.
+            self.__dict__.pop("message", None)
+            self.__dict__.pop("body", None)
+
     @cached_property
     def message(self):
         return email.message_from_bytes(self.raw, policy=email.policy.default)
