@@ -43,6 +43,7 @@ CUT_ABOVE = 64 * 1024
 BYTES_MAINTYPES = ("application", "image", "audio", "video")
 # A blank line: where a header block ends and a body may start.
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+_FIRST_LINE = re.compile(rb"[A-Za-z0-9+/]+=*\r?\n")
 # base64 characters and line ends, the padding only at the very end.
 _BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/\r\n]*={0,2}[\r\n]*")
 _BASE64_AND_BREAKS = (
@@ -135,19 +136,22 @@ def cut_large_parts(raw, cut_above=CUT_ABOVE):
 def _base64_regions(raw, cut_above):
     """(start, end) of runs of whole base64 lines that follow a blank line and
     reach the next line starting with ``--``: where a MIME part's body usually is."""
-    position = 0
+    position, boundary = 0, -1
     while True:
         blank = _BLANK_LINE.search(raw, position)
         if not blank:
             return
-        start = blank.end()
-        boundary = raw.find(b"\n--", start)
-        if boundary < 0:
-            return
+        start = position = blank.end()
+        if not _FIRST_LINE.match(raw, start):
+            continue  # text, a header, a boundary: not a base64 body
+        if boundary < start:
+            boundary = raw.find(b"\n--", start)
+            if boundary < 0:
+                return
         end = boundary + 1  # the region ends with its last line's line end
         if end - start >= cut_above and _base64_lines(raw, start, end):
             yield start, end
-        position = end
+            position = end
 
 
 def _base64_lines(raw, start, end):
@@ -158,9 +162,11 @@ def _base64_lines(raw, start, end):
     if raw[start] in b"\r\n" or raw[end - 1] != ord("\n"):
         return False
     tail = max(start, end - _TAIL)
-    for offset in range(start, tail, _WINDOW):
+    # A short window first: text that only starts like base64 fails at once.
+    windows = [start, *range(start + 4096, tail, _WINDOW)]
+    for offset, until in zip(windows, [*windows[1:], tail], strict=True):
         # Windows: neither a copy of the region nor a slow regular expression.
-        chunk = raw[offset : min(offset + _WINDOW, tail)]
+        chunk = raw[offset : min(until, tail)]
         if chunk.translate(None, _BASE64_AND_BREAKS):
             return False
     return bool(_BASE64_TEXT.fullmatch(raw, tail, end))
