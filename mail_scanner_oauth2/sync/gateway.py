@@ -19,6 +19,7 @@ stored on its message directly (tools/large_parts.py).
 
 import hashlib
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -151,6 +152,7 @@ class MailImporter:
         info = self.lookups.rows.get(row.id) or RowInfo.of(row)
         prepared = self._prepared_mail(info, raw)
         facts, cut_parts = prepared.facts, prepared.cut_parts
+        self._contacts_ahead(prepared)
         existing = self.lookups.existing_message(facts.message_id)
         if existing:
             return self._duplicate(existing)
@@ -201,6 +203,11 @@ class MailImporter:
 
     def _protection(self, facts):
         """Why this mail must not become a ticket nor be answered, or None."""
+        return self._what_it_is(facts) or self._loop(facts.sender)
+
+    def _what_it_is(self, facts):
+        """The protections that read the mail alone: sent by the scanned mailbox
+        itself, a bounce, an automatic reply."""
         if facts.sender and facts.sender in self.own_addresses:
             return Outcome("ignored", "own_mailbox")
         reason = delivery_failure_reason(facts)
@@ -209,7 +216,7 @@ class MailImporter:
         reason = auto_reply_reason(facts)
         if reason:
             return Outcome("ignored", "auto_reply", {"detail": reason})
-        return self._loop(facts.sender)
+        return None
 
     def _loop_since(self):
         if not (self.loop_max_tickets and self.loop_minutes):
@@ -306,27 +313,90 @@ class MailImporter:
                     people.append((person, address))
         return people
 
-    def _ensure_partners(self, facts):
-        """The customer and the To/Cc people are matched or created, each with the
-        display name of the mail; an existing contact is never renamed. Addresses
-        already known to be contacts in this run are not looked up again."""
+    def _people(self, facts):
+        """{normalised address: "Name <address>"} of the customer and the To/Cc
+        people, the first spelling of each address."""
         people = []
         sender = tools.mail.email_split_tuples(facts.header("From"))
         if sender and sender[0][1].lower() not in self.own_addresses:
             people.append(sender[0])
         people += self._recipients(facts)
-        contacts = [tools.formataddr(person) for person in people]
-        known = self.lookups.known_contacts(
-            {tools.email_normalize(c, strict=False) for c in contacts}
-        )
-        unknown = [
-            c for c in contacts if tools.email_normalize(c, strict=False) not in known
-        ]
+        contacts = {}
+        for person in people:
+            contact = tools.formataddr(person)
+            contacts.setdefault(tools.email_normalize(contact, strict=False), contact)
+        contacts.pop(False, None)
+        return contacts
+
+    def _ensure_partners(self, facts):
+        """The customer and the To/Cc people are matched or created, each with the
+        display name of the mail; an existing contact is never renamed. Addresses
+        already known to be contacts in this run are not looked up again."""
+        contacts = self._people(facts)
+        known = self.lookups.known_contacts(set(contacts))
+        unknown = [c for address, c in contacts.items() if address not in known]
         if unknown:
             partners = self.env["mail.thread"]._mail_find_partner_from_emails(
                 unknown, force_create=True
             )
             self.lookups.contacts_are(partners)
+
+    def _contacts_ahead(self, current):
+        """The contacts of this mail and of the mails downloaded after it, found
+        and created together: a few queries for a batch of mails instead of a few
+        for each. Only for mails whose import will reach the gateway whatever
+        comes before them (not a known Message-ID, no protection, no sender near
+        the loop limit, no rule that ignores it as a new mail or as a reply), as
+        their contacts would be created anyway; the others are left to
+        _ensure_partners when their turn comes."""
+        if current.contacts_seen:
+            return  # done with the batch it came in
+        people = {}
+        waiting = [current, *self._prepared.values()]
+        senders = Counter(p.facts.sender for p in waiting)
+        for prepared in waiting:
+            if prepared.contacts_seen:
+                continue
+            prepared.contacts_seen = True
+            if self._reaches_gateway(prepared.facts, senders):
+                for address, contact in self._people(prepared.facts).items():
+                    people.setdefault(address, contact)
+        unknown = set(people) - self.lookups.known_contacts(set(people))
+        if not unknown:
+            return
+        Thread = self.env["mail.thread"]
+        found = Thread._mail_find_partner_from_emails([people[a] for a in unknown])
+        self.lookups.contacts_are(found)
+        missing = unknown - self.lookups.known_contacts(unknown)
+        aliases = (
+            self.env["mail.alias"]
+            .sudo()
+            .search([("alias_full_name", "in", list(missing))])
+        )
+        missing -= set(aliases.mapped("alias_full_name"))
+        # As _mail_find_partner_from_emails(force_create=True) makes them.
+        Partner = self.env["res.partner"]
+        created = Partner.browse(
+            [Partner.name_create(people[a])[0] for a in sorted(missing)]
+        )
+        self.lookups.contacts_are(created)
+
+    def _reaches_gateway(self, facts, senders):
+        if not self.lookups.known_new(facts.message_id):
+            return False
+        if self._what_it_is(facts):
+            return False
+        since = self._loop_since()
+        if since and facts.sender:
+            opened = self.lookups.tickets_opened(facts.sender, since, ask=False)
+            if (
+                opened is None
+                or opened + senders[facts.sender] >= self.loop_max_tickets
+            ):
+                return False
+        return not any(
+            self.rules.decide(facts, is_reply).ignore_rule for is_reply in (False, True)
+        )
 
     def _subscribe_recipients(self, ticket, facts):
         """To people follow the new ticket, so answers reach them (helpdesk_mgmt's
@@ -382,6 +452,7 @@ class PreparedMail:
 
     def __init__(self, graph_id, raw):
         self.source = raw
+        self.contacts_seen = False
         slim, self.cut_parts = cut_large_parts(raw)
         self.facts = with_message_id(graph_id, slim)
 

@@ -203,6 +203,11 @@ class SliceLookups:
             )
         return Message.browse(self._messages[message_id] or [])
 
+    def known_new(self, message_id):
+        """Whether this Message-ID is known to be new to Odoo (looked up with the
+        slice, not imported since)."""
+        return self._messages.get(message_id, None) == 0
+
     def message_exists(self, message_ids):
         """Whether Odoo has a mail.message with one of these Message-IDs."""
         if any(self._messages.get(message_id) for message_id in message_ids):
@@ -219,9 +224,12 @@ class SliceLookups:
             self._messages[message_id] = mail_message_id
 
     # --------------------------------------------------------------- loops
-    def tickets_opened(self, sender, since):
-        """Tickets this sender opened in this mailbox since ``since``."""
+    def tickets_opened(self, sender, since, ask=True):
+        """Tickets this sender opened in this mailbox since ``since`` (None when
+        the slice did not read it and ``ask`` is false)."""
         if sender not in self._tickets_by_sender:
+            if not ask:
+                return None
             return self.env["mail.scanner.message"].search_count(
                 [
                     ("mailbox_id", "=", self.mailbox_id),
