@@ -364,6 +364,15 @@ class MailImporter:
         unknown = set(people) - self.lookups.known_contacts(set(people))
         if not unknown:
             return
+        try:
+            with self.env.cr.savepoint():
+                self._find_or_create_contacts(people, unknown)
+        except Exception:  # pylint: disable=broad-except
+            # A saving, not a step: each mail still finds or creates its contacts
+            # in its own import, where a failure is recorded on its row.
+            _logger.info("Mail Scanner: contacts ahead not created", exc_info=True)
+
+    def _find_or_create_contacts(self, people, unknown):
         Thread = self.env["mail.thread"]
         found = Thread._mail_find_partner_from_emails([people[a] for a in unknown])
         self.lookups.contacts_are(found)
@@ -377,11 +386,17 @@ class MailImporter:
         # As _mail_find_partner_from_emails(force_create=True) makes them.
         Partner = self.env["res.partner"]
         created = Partner.browse(
-            [Partner.name_create(people[a])[0] for a in sorted(missing)]
+            [Partner.name_create(c)[0] for a, c in people.items() if a in missing]
         )
         self.lookups.contacts_are(created)
 
     def _reaches_gateway(self, facts, senders):
+        try:
+            return self._certainly_imported(facts, senders)
+        except Exception:  # pylint: disable=broad-except
+            return False  # its own import will say what is wrong with it
+
+    def _certainly_imported(self, facts, senders):
         if not self.lookups.known_new(facts.message_id):
             return False
         if self._what_it_is(facts):
