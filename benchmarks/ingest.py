@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import grp
 import imaplib
 import io
@@ -651,6 +652,14 @@ def parse_args(argv):
     )
     parser.add_argument("--only", default="floor,scanner,fetchmail")
     parser.add_argument(
+        "--mime",
+        choices=("served", "original"),
+        default="served",
+        help="what the floor and fetchmail parse: the MIME the emulator serves "
+        "(the bytes the scanner gets, as Exchange regenerates them; default) or "
+        "the corpus as built",
+    )
+    parser.add_argument(
         "--conditions",
         default="loopback,wan,rules",
         help="loopback, wan (40 ms round trip), rules (loopback with a supervisor's "
@@ -679,10 +688,26 @@ def parse_args(argv):
 
 
 def start_servers(args, cleanup, mails, paths, conditions):
-    """Dovecot filled with the corpus, the emulator seeded with it, the proxies."""
+    """The emulator seeded with the corpus, Dovecot filled with it, the proxies.
+    Returns them and the mails as every path gets them: with --mime served (the
+    default), the MIME the emulator serves from $value (regenerated as Exchange
+    does: its Received and X-MS-Exchange headers, an HTML part added to plain
+    mail), so that the floor and fetchmail parse the very bytes the scanner gets."""
     dovecot = gm = None
     proxies = {}
     n = len(mails)
+    if "scanner" in paths:
+        emu, gm = oe.start_emulator(cleanup, address=corpus.MAILBOX)
+        t = time.monotonic()
+        delivered = [gm.mailbox.deliver(m.raw, received=m.received) for m in mails]
+        oe.log(
+            f"emulator on {emu.url}: {n} mails delivered in {time.monotonic() - t:.1f}s"
+        )
+        if args.mime == "served":
+            mails = [
+                dataclasses.replace(m, raw=msg.mime)
+                for m, msg in zip(mails, delivered, strict=True)
+            ]
     if "fetchmail" in paths:
         dovecot = Dovecot()
         cleanup.callbacks.append(dovecot.stop)
@@ -693,14 +718,6 @@ def start_servers(args, cleanup, mails, paths, conditions):
             f"dovecot on 127.0.0.1:{dovecot.port}: {n} mails appended "
             f"in {time.monotonic() - t:.1f}s"
         )
-    if "scanner" in paths:
-        emu, gm = oe.start_emulator(cleanup, address=corpus.MAILBOX)
-        t = time.monotonic()
-        for m in mails:
-            gm.mailbox.deliver(m.raw, received=m.received)
-        oe.log(
-            f"emulator on {emu.url}: {n} mails delivered in {time.monotonic() - t:.1f}s"
-        )
     if "wan" in conditions:
         for name, target in (("imap", dovecot), ("graph", gm and gm.emu)):
             if target is None:
@@ -709,7 +726,7 @@ def start_servers(args, cleanup, mails, paths, conditions):
             cleanup.processes.append(proc)
             proxies[name] = port
         oe.log(f"latency proxies ({args.delay_ms:g} ms each way): {proxies}")
-    return dovecot, gm, proxies
+    return (dovecot, gm, proxies), mails
 
 
 def run_paths(args, bench, tmp, eml_dir, n, servers, paths, conditions):
@@ -846,11 +863,13 @@ def main(argv=None):
         mails = corpus.build_corpus(args.count, args.seed)
         info = corpus.describe(mails)
         print("corpus: " + " ".join(f"{k}={v}" for k, v in info.items()), flush=True)
-        eml_dir = tmp / "eml"
-        corpus.write_eml_dir(mails, eml_dir)
         oe.ensure_template()
         bench = Bench(args, cleanup)
-        servers = start_servers(args, cleanup, mails, paths, conditions)
+        servers, as_served = start_servers(args, cleanup, mails, paths, conditions)
+        eml_dir = tmp / "eml"
+        corpus.write_eml_dir(as_served, eml_dir)
+        served_mb = sum(len(m.raw) for m in as_served) / 1e6
+        print(f"mime: {args.mime} ({served_mb:.1f} MB for every path)", flush=True)
         run_paths(args, bench, tmp, eml_dir, len(mails), servers, paths, conditions)
         problems = compare(bench, mails)
     return 0 if report(bench, problems, started) else 1

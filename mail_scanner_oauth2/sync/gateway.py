@@ -134,8 +134,13 @@ class MailImporter:
 
     def _prepare(self, graph_id, raw):
         prepared = PreparedMail(graph_id, raw)
+        facts = prepared.facts
         if self.reads_parts:
-            prepared.facts.read_parts(body=self.reads_body)
+            facts.read_parts(body=self.reads_body)
+        # What the import asks of every mail, from its headers alone.
+        self._what_it_is(facts)
+        self._people(facts)
+        facts.memo("no_auto_answer", no_auto_answer_reason)
         return prepared
 
     def _prepared_mail(self, info, raw):
@@ -193,7 +198,7 @@ class MailImporter:
             return Outcome(
                 "ignored", "ignored_rule", {"rule": decision.ignore_rule.name}
             )
-        no_answer = no_auto_answer_reason(facts)
+        no_answer = facts.memo("no_auto_answer", no_auto_answer_reason)
         outcome = self._route_to_gateway(
             facts, thread_id, decision, no_answer, cut_parts or {}
         )
@@ -208,6 +213,9 @@ class MailImporter:
     def _what_it_is(self, facts):
         """The protections that read the mail alone: sent by the scanned mailbox
         itself, a bounce, an automatic reply."""
+        return facts.memo("what_it_is", self._read_what_it_is)
+
+    def _read_what_it_is(self, facts):
         if facts.sender and facts.sender in self.own_addresses:
             return Outcome("ignored", "own_mailbox")
         reason = delivery_failure_reason(facts)
@@ -316,6 +324,9 @@ class MailImporter:
     def _people(self, facts):
         """{normalised address: "Name <address>"} of the customer and the To/Cc
         people, the first spelling of each address."""
+        return facts.memo("people", self._read_people)
+
+    def _read_people(self, facts):
         people = []
         sender = tools.mail.email_split_tuples(facts.header("From"))
         if sender and sender[0][1].lower() not in self.own_addresses:

@@ -42,6 +42,13 @@ class MailFacts:
         self.raw = raw
         self.headers = headers or parse_headers(raw)
         self._header_values = {}
+        self._memo = {}
+
+    def memo(self, key, compute):
+        """compute(self), once per mail (read ahead in the download thread)."""
+        if key not in self._memo:
+            self._memo[key] = compute(self)
+        return self._memo[key]
 
     @cached_property
     def message_id(self):
