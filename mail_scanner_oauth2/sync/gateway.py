@@ -27,6 +27,8 @@ from markupsafe import Markup, escape
 
 from odoo import fields, tools
 
+from odoo.addons.base.models.res_partner import Partner as BasePartner
+
 from ..tools.large_parts import cut_large_parts
 from ..tools.mail_facts import MailFacts
 from ..tools.protections import (
@@ -394,12 +396,8 @@ class MailImporter:
             .search([("alias_full_name", "in", list(missing))])
         )
         missing -= set(aliases.mapped("alias_full_name"))
-        # As _mail_find_partner_from_emails(force_create=True) makes them.
-        Partner = self.env["res.partner"]
-        created = Partner.browse(
-            [Partner.name_create(c)[0] for a, c in people.items() if a in missing]
-        )
-        self.lookups.contacts_are(created)
+        contacts = [c for a, c in people.items() if a in missing]
+        self.lookups.contacts_are(create_contacts(self.env["res.partner"], contacts))
 
     def _reaches_gateway(self, facts, senders):
         try:
@@ -469,6 +467,22 @@ class MailImporter:
         if message.model != TICKET or not message.res_id:
             return self.env[TICKET]
         return self.env[TICKET].browse(message.res_id).exists()
+
+
+def create_contacts(Partner, contacts):
+    """Partners for "Name <address>" strings, as _mail_find_partner_from_emails
+    (force_create=True) makes them with name_create, in one create when
+    name_create is Odoo's own (no module changed how it makes a contact)."""
+    if type(Partner).name_create is not BasePartner.name_create:
+        return Partner.browse([Partner.name_create(c)[0] for c in contacts])
+    vals_list = []
+    for contact in contacts:
+        name, email = tools.parse_contact_from_email(contact)
+        values = {Partner._rec_name: name or email}
+        if email:
+            values["email"] = email
+        vals_list.append(values)
+    return Partner.create(vals_list)
 
 
 class PreparedMail:
