@@ -1,17 +1,25 @@
-"""What the DB-less benchmark scripts share: the emulator and the Graph client,
-imported exactly as the DB-less test tier imports them (no Odoo).
+"""What the benchmark scripts share without Odoo: the emulator, the Graph client and
+the addon's sentences, each imported straight from this checkout.
 
     import _common                      # benchmarks/ is the script's own folder
-    graph = _common.graph_client()      # the client package, as `mail_scanner_graph`
+    graph = _common.graph_client()      # mail_scanner_oauth2/graph, as a plain package
     from graph_emulator import Emulator, make_eml
+
+The addon's ``__init__`` imports Odoo, so its Odoo-free parts (``graph/``,
+``texts.py``, ``tools/``) are loaded under a stand-in parent package,
+``mso_addon``, whose ``__init__`` never runs.
 """
 
+import importlib
 import os
 import sys
+import types
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TESTS_DIR = REPO_ROOT / "tests"
+ADDON_DIR = REPO_ROOT / "mail_scanner_oauth2"
+EMULATOR_DIR = REPO_ROOT / "emulator"
+ADDON_ALIAS = "mso_addon"
 
 
 def _reexec_under_venv():
@@ -34,18 +42,42 @@ def _reexec_under_venv():
     raise SystemExit("no virtual environment with the test packages: run scripts/setup")
 
 
-_reexec_under_venv()
+if __name__ != "__main__" and "odoo" not in sys.modules:
+    _reexec_under_venv()
 
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
+# This checkout's emulator first, even when the venv has another one installed.
+if str(EMULATOR_DIR) not in sys.path:
+    sys.path.insert(0, str(EMULATOR_DIR))
+
+
+def addon_module(name):
+    """``mail_scanner_oauth2.<name>`` (an Odoo-free submodule such as ``graph``,
+    ``texts`` or ``tools.mail_facts``), imported without the addon's ``__init__``."""
+    if ADDON_ALIAS not in sys.modules:
+        parent = types.ModuleType(ADDON_ALIAS)
+        parent.__path__ = [str(ADDON_DIR)]
+        sys.modules[ADDON_ALIAS] = parent
+    return importlib.import_module(f"{ADDON_ALIAS}.{name}")
 
 
 def graph_client():
-    """The package mail_scanner_oauth2/graph, loaded by tests/conftest.py under the name
-    `mail_scanner_graph` (so the addon's __init__, which imports Odoo, never runs)."""
-    import conftest  # noqa: PLC0415 (needs pytest, which the venv has)
+    """The package mail_scanner_oauth2/graph (no Odoo import)."""
+    return addon_module("graph")
 
-    return conftest.mail_scanner_graph
+
+class _EnglishEnv:
+    """Just enough of an Odoo environment for ``texts.render``: untranslated."""
+
+    @staticmethod
+    def _(text, *args, **kwargs):
+        return text % (args or kwargs) if (args or kwargs) else text
+
+
+def reason_text(key, params=None):
+    """The English sentence a ledger row's ``reason_key``/``reason_params`` show."""
+    if not key:
+        return ""
+    return addon_module("texts").render(_EnglishEnv(), key, params)
 
 
 def new_client(emu, tenant, app, **options):

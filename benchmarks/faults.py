@@ -142,14 +142,12 @@ def main():
             f"odoo: tickets={result['tickets']} ledger={result['ledger']} "
             f"shell={shell[-1] if shell else 'no result (see ' + logfile + ')'}"
         )
-        failed_rows = oe.sql(
-            db,
-            "SELECT attempts, left(reason, 160) FROM "
-            "mail_scanner_message WHERE attempts > 1 OR "
-            "state = 'failed' LIMIT 10",
-        )
-        for attempts, reason in failed_rows:
-            print(f"  retried mail: attempts={attempts} reason={reason}")
+        failed_rows = oe.ledger_rows(db, "attempts > 1 OR state = 'failed'")
+        for row in failed_rows[:10]:
+            print(
+                f"  retried mail: attempts={row['attempts']} "
+                f"reason={row['reason'][:160]}"
+            )
         print(f"scan finished={finished} scan_seconds={scan_seconds:.1f}")
         print_problems(result)
         if not gone:

@@ -132,7 +132,9 @@ def main():
         inspect.signature(graph.GraphMailClient.delta).parameters["page_size"].default
     )
     rng = random.Random(SEED)
-    with Emulator() as emu:
+    # Tidy: exact request counts (no empty delta pages, no redelivered changes)
+    # and the delivered bytes back from $value (no Exchange-style regeneration).
+    with Emulator(realism="tidy") as emu:
         tenant = emu.add_tenant(domain="contoso.onmicrosoft.com")
         app = tenant.add_app()
         mailbox = tenant.add_mailbox("support@contoso.com")

@@ -87,12 +87,8 @@ def main():
             shell = {"error": str(exc)[-500:]}
         scan_seconds = time.monotonic() - scan_t0
         rows = {
-            gid: (state, outcome, attempts, reason)
-            for gid, state, outcome, attempts, reason in oe.sql(
-                db,
-                "SELECT graph_id, state, outcome, attempts, reason "
-                "FROM mail_scanner_message",
-            )
+            r["graph_id"]: (r["state"], r["outcome"], r["attempts"], r["reason"])
+            for r in oe.ledger_rows(db)
         }
         print(f"{'#':>3} {'mail':28s} {'result':10s} {'tries':>5}  reason")
         finals = Counter()

@@ -5,7 +5,7 @@ Usage from a benchmark script (``benchmarks/foo.py``)::
 
     import odoo_env as oe          # benchmarks/ is the script's own folder
     oe.reexec_under_venv()         # re-runs the script under the venv python if needed
-    from graph_emulator import make_eml    # tests/ is put on sys.path by odoo_env
+    from graph_emulator import make_eml    # emulator/ is put on sys.path by odoo_env
 
     with oe.Cleanup() as cleanup:  # kills processes, drops databases, stops emulators
         db = oe.create_database("chaos", cleanup)   # from the cached template
@@ -50,7 +50,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO_ROOT / "benchmarks"
-TESTS_DIR = REPO_ROOT / "tests"
+EMULATOR_DIR = REPO_ROOT / "emulator"  # the graph_emulator package of this checkout
 ADDON_DIR = REPO_ROOT / "mail_scanner_oauth2"
 MSO_CACHE = Path(
     os.environ.get("MSO_CACHE")
@@ -78,7 +78,7 @@ LOG_DIR = MSO_CACHE / "bench-logs"
 MODULES = ("helpdesk_mgmt", "mail_scanner_oauth2")
 CRON_XMLID = ("mail_scanner_oauth2", "ir_cron_mail_scanner_sync")
 
-for _p in (str(TESTS_DIR), str(BENCH_DIR)):
+for _p in (str(EMULATOR_DIR), str(BENCH_DIR)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
@@ -543,7 +543,9 @@ def start_emulator_process(
     ]
     if seed_dir:
         cmd += ["--seed-dir", str(seed_dir)]
-    env = dict(os.environ, PYTHONPATH=f"{TESTS_DIR}:{os.environ.get('PYTHONPATH', '')}")
+    env = dict(
+        os.environ, PYTHONPATH=f"{EMULATOR_DIR}:{os.environ.get('PYTHONPATH', '')}"
+    )
     proc = subprocess.Popen(
         cmd,
         env=env,
@@ -598,7 +600,7 @@ def odoo_shell(
     if logfile:
         cmd.append(f"--logfile={logfile}")
     penv = dict(os.environ, **(env or {}))
-    penv["PYTHONPATH"] = f"{TESTS_DIR}:{penv.get('PYTHONPATH', '')}"
+    penv["PYTHONPATH"] = f"{EMULATOR_DIR}:{penv.get('PYTHONPATH', '')}"
     proc = subprocess.Popen(
         cmd,
         stdin=subprocess.PIPE,
@@ -638,7 +640,7 @@ def odoo_shell_start(
         f"--log-level={log_level}",
     ]
     penv = dict(os.environ, **(env or {}))
-    penv["PYTHONPATH"] = f"{TESTS_DIR}:{penv.get('PYTHONPATH', '')}"
+    penv["PYTHONPATH"] = f"{EMULATOR_DIR}:{penv.get('PYTHONPATH', '')}"
     out = open(logfile, "ab") if logfile else subprocess.DEVNULL
     proc = subprocess.Popen(
         cmd,
@@ -683,10 +685,15 @@ class OdooServer:
         limit_time_real_cron=600,
         extra_args=(),
         logfile=None,
+        port=None,
+        workers=0,
     ):
         self.db = db
+        self.workers = workers  # 0: threaded; >0: prefork (HTTP and cron workers)
         self.cleanup = cleanup
         self.port = None
+        # A port chosen beforehand (e.g. for web.base.url); else a free one per start.
+        self.fixed_port = port
         self.proc: subprocess.Popen | None = None
         self.log_level = log_level
         self.limit_time_real_cron = limit_time_real_cron
@@ -696,13 +703,13 @@ class OdooServer:
         self.starts = 0
 
     def start(self, wait=True, timeout=120):
-        self.port = free_port()
+        self.port = self.fixed_port or free_port()
         cmd = [
             *_odoo_common_args(self.db),
             "--http-interface=127.0.0.1",
             f"--http-port={self.port}",
             "--max-cron-threads=1",
-            "--workers=0",
+            f"--workers={self.workers}",
             f"--limit-time-real-cron={self.limit_time_real_cron}",
             f"--log-level={self.log_level}",
             *self.extra_args,
@@ -711,7 +718,7 @@ class OdooServer:
         fh.write(f"\n===== start {self.starts} at {datetime.now()} =====\n".encode())
         fh.flush()
         env = dict(
-            os.environ, PYTHONPATH=f"{TESTS_DIR}:{os.environ.get('PYTHONPATH', '')}"
+            os.environ, PYTHONPATH=f"{EMULATOR_DIR}:{os.environ.get('PYTHONPATH', '')}"
         )
         self.proc = subprocess.Popen(
             cmd,
@@ -932,6 +939,27 @@ def ledger_counts(db) -> dict:
     )
 
 
+def ledger_rows(db, where="TRUE", params=None) -> list[dict]:
+    """The ledger rows as dicts, with ``reason``: the English sentence of the row's
+    ``reason_key``/``reason_params`` (the reason is computed, not stored)."""
+    import _common
+
+    columns = (
+        "id, graph_id, internet_message_id, state, outcome, attempts, interruptions, "
+        "reason_key, reason_params, ticket_id, mail_message_id, size"
+    )
+    with contextlib.closing(connect(db)) as conn, conn.cursor() as cr:
+        cr.execute(
+            f"SELECT {columns} FROM mail_scanner_message WHERE {where} ORDER BY id",
+            params,
+        )
+        names = [d.name for d in cr.description]
+        rows = [dict(zip(names, r)) for r in cr.fetchall()]
+    for row in rows:
+        row["reason"] = _common.reason_text(row["reason_key"], row["reason_params"])
+    return rows
+
+
 def ticket_count(db) -> int:
     return scalar(db, "SELECT count(*) FROM helpdesk_ticket")
 
@@ -945,15 +973,24 @@ def email_messages_on_tickets(db) -> int:
 
 
 def mailbox_state(db) -> dict:
+    """The first mailbox: id, state, last_error (its English sentence; the
+    sentence is computed from last_error_key/params, not stored), delta link."""
+    import _common
+
     rows = sql(
         db,
-        "SELECT id, state, last_error, delta_link IS NOT NULL "
+        "SELECT id, state, last_error_key, last_error_params, delta_link IS NOT NULL "
         "FROM mail_scanner_mailbox ORDER BY id LIMIT 1",
     )
     if not rows:
         return {}
-    mid, state, err, has_delta = rows[0]
-    return {"id": mid, "state": state, "last_error": err, "has_delta_link": has_delta}
+    mid, state, key, params, has_delta = rows[0]
+    return {
+        "id": mid,
+        "state": state,
+        "last_error": _common.reason_text(key, params),
+        "has_delta_link": has_delta,
+    }
 
 
 def format_table(rows, headers) -> str:
@@ -990,10 +1027,5 @@ if __name__ == "__main__":
         print(configure_mailbox(db, gm, batch_limit=2))
         print(sync_in_shell(db, deadline=120))
         print(ledger_counts(db), ticket_count(db), versions())
-        print(
-            sql(
-                db,
-                "SELECT state, attempts, left(reason, 300) FROM mail_scanner_message",
-            )
-        )
+        print([(r["state"], r["attempts"], r["reason"][:300]) for r in ledger_rows(db)])
     print(f"seconds={time.monotonic() - t0:.1f}")

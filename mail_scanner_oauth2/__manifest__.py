@@ -17,15 +17,23 @@
         "data/ir_cron_data.xml",
         "data/mail_message_subtype_data.xml",
         "wizards/mail_scanner_rule_test_views.xml",
+        "wizards/mail_scanner_ticket_field_views.xml",
         "views/mail_scanner_azure_app_views.xml",
         "views/mail_scanner_folder_views.xml",
         "views/mail_scanner_mailbox_views.xml",
+        "views/mail_scanner_mailbox_notify_views.xml",
         "views/mail_scanner_message_views.xml",
         "views/mail_scanner_rule_views.xml",
         "views/mail_scanner_extraction_views.xml",
         "views/res_config_settings_views.xml",
         "views/mail_scanner_menus.xml",
+        "views/mail_scanner_send_views.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "mail_scanner_oauth2/static/tests/tours/*.js",
+        ],
+    },
     "development_status": "Beta",
     "installable": True,
 }

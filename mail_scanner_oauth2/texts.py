@@ -54,6 +54,7 @@ def _templates(_):
         _graph_templates(_),
         **_ledger_templates(_),
         **_mailbox_templates(_),
+        **_notification_templates(_),
     )
 
 
@@ -176,6 +177,8 @@ def _graph_templates(_):
             "the TLS certificate could not be verified; check the CA bundle setting."
         ),
         "network": _("check the network, DNS, proxy and firewall (outbound HTTPS)."),
+        "credential_secret": _("client secret"),
+        "credential_certificate": _("certificate"),
         "graph_error": _(
             "Microsoft Graph answered HTTP %(status)s for mailbox %(mailbox)s "
             "(%(detail)s)."
@@ -212,6 +215,11 @@ def _graph_templates(_):
             "Microsoft Graph refused to %(action)s the change-notification "
             "subscription: %(detail)s"
         ),
+        "subscription_create": _("create"),
+        "subscription_renew": _("renew"),
+        "subscription_read": _("read"),
+        "subscription_delete": _("delete"),
+        "subscription_reauthorize": _("reauthorize"),
         "subscription_validation_failed": _(
             "Microsoft Graph could not validate the notification URL %(endpoint)s: "
             '"%(detail)s" The URL must be reachable from the internet over HTTPS '
@@ -238,6 +246,13 @@ def _ledger_templates(_):
         "ignored_rule": _("Ignored by the rule '%(rule)s'."),
         "own_mailbox": _("Sent by the scanned mailbox itself."),
         "delivery_failure": _("Delivery failure notification (%(detail)s)."),
+        "bounce_shown": _(
+            "Non-delivery report (%(detail)s) of a mail sent to %(recipient)s: shown "
+            "on the mail it bounces, as a failed delivery."
+        ),
+        "own_sent_mail": _(
+            "A copy of a mail Odoo sent through this mailbox: not imported again."
+        ),
         "auto_reply": _("Automatic reply (%(detail)s)."),
         "mail_loop": _(
             "Mail loop: %(sender)s opened %(count)s tickets in the last %(minutes)s "
@@ -255,10 +270,16 @@ def _ledger_templates(_):
             "mail, so there is nothing to import."
         ),
         "import_failed": _("Odoo could not import this mail: %(error)s"),
+        "unreadable_mail": _(
+            "Odoo's mail gateway cannot read this mail (%(error)s). Trying again "
+            "gives the same result, so it is not retried automatically; the mail "
+            "stays unread in the mailbox. Read it in Outlook, or use Retry after "
+            "updating Odoo or this addon."
+        ),
         "out_of_memory": _(
-            "Odoo ran out of memory importing this %(size_mb)s MB mail. Raise the "
-            "workers' memory limit (--limit-memory-hard) or lower this mailbox's "
-            "size limit."
+            "Odoo ran out of memory importing this %(size_mb)s MB mail, so it was "
+            "set aside. Raise the workers' memory limit (--limit-memory-hard) or "
+            "lower this mailbox's size limit, then use Retry."
         ),
         "import_interrupted": _(
             "The import of this %(size_mb)s MB mail was interrupted %(count)s times "
@@ -294,8 +315,45 @@ def _mailbox_templates(_):
             "secret in Azure > App registrations > Certificates & secrets, paste its "
             "value in the app and update the expiry date, or mail stops arriving."
         ),
+        "alert_send_stopped": _("Mail Scanner cannot send as %(address)s"),
+        "alert_send_recovered": _("Mail Scanner sends again through %(address)s."),
+        "send_deferred": _(
+            "Microsoft Graph cannot take the mail now (%(reason)s): it stays in "
+            "Odoo's queue and is sent on a later run."
+        ),
         "alert_large_mail": _(
             "These mails are larger than the limit and were not imported. Raise the "
             "limit and use Retry in the log to import them."
+        ),
+    }
+
+
+def _notification_templates(_):
+    """What the mailbox form says about change notifications (webhooks)."""
+    return {
+        "notification_live": _(
+            "Live until %(until)s (renewed automatically): Microsoft Graph tells "
+            "Odoo the moment mail arrives. The mailbox is also polled every "
+            "%(minutes)s minutes, so a lost notification delays mail, never loses it."
+        ),
+        "notification_pending": _(
+            "Being set up by the scheduler; until then the mailbox is polled every "
+            "minute."
+        ),
+        "notification_off": _("Off while the mailbox is stopped."),
+        "notification_no_public_address": _(
+            "Polling every minute: Odoo has no public https address (%(url)s). "
+            "Microsoft Graph only notifies an https address reachable from the "
+            "internet with a publicly trusted certificate. Set the system parameter "
+            "web.base.url, or this mailbox's public address (for an Odoo behind a "
+            "reverse proxy), to that https address."
+        ),
+        "notification_failed": _(
+            "Polling every minute: %(reason)s Setting up notifications is tried "
+            "again every hour, or now with Retry."
+        ),
+        "notification_renewal_failed": _(
+            "Live until %(until)s, but renewing failed: %(reason)s Renewal is tried "
+            "again every hour; once it lapses the mailbox is polled every minute."
         ),
     }

@@ -198,6 +198,30 @@ ensure_postgres() {
   fi
 }
 
+# --- headless Chromium for the browser tours ----------------------------------------------
+# Odoo's HttpCase tours drive Chromium; where Odoo finds none it SKIPS them silently. The
+# names below are the ones Odoo 18 looks for on PATH (odoo/tests/common.py).
+ensure_chromium() {
+  apt_install chromium
+  CHROMIUM=$("$PY" - <<'PY' 2>/dev/null || true
+from odoo.tools.misc import find_in_path
+
+for name in ("google-chrome", "chromium", "chromium-browser", "google-chrome-stable"):
+    try:
+        print(find_in_path(name))
+        break
+    except OSError:
+        continue
+PY
+)
+  if [ -z "$CHROMIUM" ]; then
+    loud "NO CHROMIUM FOR ODOO: the browser tours cannot run." \
+         "Install Debian's chromium package (apt-get install chromium)."
+    return 1
+  fi
+  say "browser tours: Odoo finds $CHROMIUM ($("$CHROMIUM" --version 2>/dev/null | head -n 1))"
+}
+
 odoo_addons_path() {
   local site; site=$("$PY" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
   echo "$ODOO_SRC/addons,$site/odoo/addons,$REPO_ROOT"

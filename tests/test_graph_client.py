@@ -104,7 +104,7 @@ def test_unusable_certificate_key_is_reported(emulator, tenant, caplog):
     with pytest.raises(errors.AuthenticationError) as info:
         client.acquire_token()
     assert info.value.key == "unusable_credential"
-    assert info.value.params["kind"] == "certificate"
+    assert info.value.params["kind"] == {"key": "credential_certificate"}
     assert "PRIVATE KEY" not in str(info.value) and "PRIVATE KEY" not in caplog.text
 
 

@@ -310,6 +310,25 @@ def test_without_mail_send_nothing_is_created(emulator, tenant, mailbox):
         client.close()
 
 
+def test_mail_send_granted_after_the_token_was_issued_counts_at_once(
+    emulator, tenant, mailbox
+):
+    late = tenant.add_app(roles=("Mail.ReadWrite",))
+    client = make_client(emulator, tenant, late)
+    try:
+        assert has_send_role(client.acquire_token()) is False  # cached from now on
+        late.roles = ["Mail.ReadWrite", "Mail.Send"]  # granted in Azure meanwhile
+        with MailSender(client) as sender:
+            sent = sender.send_mime(mailbox.address, reply_mime(mailbox))
+        assert [m.immutable_id for m in mailbox.messages("sentitems")] == [sent.id]
+        late.roles = ["Mail.ReadWrite"]
+        assert has_send_role(client.refresh_token()) is False  # cached again
+        late.roles = ["Mail.ReadWrite", "Mail.Send"]
+        assert "Mail.Send" in client.check_roles(("Mail.ReadWrite", "Mail.Send"))
+    finally:
+        client.close()
+
+
 def test_has_send_role(client):
     assert has_send_role(client.acquire_token()) is True
     assert has_send_role("not-a-jwt") is None

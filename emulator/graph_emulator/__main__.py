@@ -2,11 +2,15 @@
 
 python -m graph_emulator --port 8443 --tenant-id T --client-id C --secret S \
     --mailbox support@contoso.com --seed-dir DIR --drop-dir DIR [--state-dir DIR] \
-    [--tidy]
+    [--roles Mail.ReadWrite,Mail.Send] [--sent-dir DIR] [--tidy] [--notify-http]
 
 Realistic by default (Exchange-regenerated $value, redelivered changes, empty delta
 pages, expiring delta links, long-form links, subject-based conversations: see
-graph_emulator.realism); --tidy serves the documented behaviour only.
+graph_emulator.realism); --tidy serves the documented behaviour only. Mail sent
+through a mailbox (the app needs the role Mail.Send) is announced on stdout as it
+reaches the mailbox's Sent Items, and written to --sent-dir as .eml files.
+Change notifications go to loopback addresses only; --notify-http also accepts
+http:// notification URLs (Graph itself only calls https), for a local Odoo.
 """
 
 import argparse
@@ -51,12 +55,23 @@ def _parse(argv):
     parser.add_argument(
         "--state-dir", default=None, help="where to write the CA certificate"
     )
+    parser.add_argument(
+        "--sent-dir",
+        default=None,
+        help="mail that reaches a mailbox's Sent Items is written here as .eml",
+    )
     parser.add_argument("--poll", type=float, default=2.0)
     parser.add_argument(
         "--tidy",
         action="store_true",
         help="documented behaviour only: delivered bytes as $value, no redelivery, "
         "no empty delta pages, delta links that never expire (default: realistic)",
+    )
+    parser.add_argument(
+        "--notify-http",
+        action="store_true",
+        help="accept http:// notification URLs (Microsoft Graph requires https): "
+        "lets a local Odoo on 127.0.0.1 receive change notifications",
     )
     return parser.parse_args(argv)
 
@@ -92,6 +107,27 @@ def _deliver_new(mailboxes, directory, seen, already_there=False):
             )
 
 
+def _announce_sent(mailboxes, directory, seen):
+    """Prints (and writes to `directory`) the mail that reached Sent Items since the
+    last call: what a sandbox user looks at to see an answer leave."""
+    for mbox in mailboxes:
+        for msg in mbox.messages(folder="sentitems"):
+            if msg.immutable_id in seen:
+                continue
+            seen.add(msg.immutable_id)
+            parsed = email.parser.BytesHeaderParser().parsebytes(msg.raw)
+            print(
+                f"sent from {mbox.address} to {parsed.get('To', '')}: "
+                f"{msg.subject!r} {msg.internet_message_id}",
+                flush=True,
+            )
+            if directory:
+                os.makedirs(directory, exist_ok=True)
+                name = f"{msg.received:%Y%m%d-%H%M%S}-{len(seen):04d}.eml"
+                with open(os.path.join(directory, name), "wb") as fh:
+                    fh.write(msg.raw)
+
+
 def main(argv=None):
     args = _parse(argv)
     emu = Emulator(
@@ -100,6 +136,8 @@ def main(argv=None):
         state_dir=args.state_dir,
         realism="tidy" if args.tidy else "realistic",
     ).start()
+    # Never anywhere but this machine (allowed_hosts stays loopback).
+    emu.subscriptions.require_https = not args.notify_http
     tenant = emu.add_tenant(args.tenant_id, args.domain)
     cert = open(args.certificate).read() if args.certificate else None
     app = tenant.add_app(
@@ -118,13 +156,14 @@ def main(argv=None):
         f"client id: {app.client_id}  secret: {app.secret}  secret id: {app.secret_id}"
     )
     print(f"mailboxes: {', '.join(m.address for m in mailboxes)}", flush=True)
-    seen = set()
+    seen, sent = set(), set()
     if args.seed_dir:
         _deliver_new(mailboxes, args.seed_dir, seen, already_there=True)
     try:
         while True:
             if args.drop_dir and os.path.isdir(args.drop_dir):
                 _deliver_new(mailboxes, args.drop_dir, seen)
+            _announce_sent(mailboxes, args.sent_dir, sent)
             time.sleep(args.poll)
     except KeyboardInterrupt:
         pass

@@ -237,17 +237,22 @@ class Emulator(RealismMixin):
         req = Req(
             wz.method, wz.path, wz.args.to_dict(flat=True), headers, wz.get_data()
         )
-        resp, dropped = None, "drop"
+        resp, dropped, logged = None, "drop", False
         try:
             resp = self._route(req)
         except DropConnection as drop:
             dropped = drop.args[0] if drop.args else "drop"
+            # Logged before the socket closes: the client's next request (after a
+            # lost answer, the check whether the send went) must find it logged.
+            self._log(req, None, started, dropped)
+            logged = True
             self._drop(environ)
             raise ConnectionAbortedError(
                 "fault injection: connection dropped"
             ) from None
         finally:
-            self._log(req, resp, started, dropped)
+            if not logged:
+                self._log(req, resp, started, dropped)
         resp.headers.setdefault("request-id", new_request_id())
         if resp.status not in (204, 304):  # a length avoids chunked responses
             resp.headers["Content-Length"] = str(len(resp.body))

@@ -70,7 +70,9 @@ class TokenProvider:
 
     def _unusable_credential(self, exc):
         # Only the exception's type: its text may quote the key material.
+        # A key, so that the Odoo side words it in the reader's language.
         kind = "certificate" if isinstance(self._credential, dict) else "secret"
+        kind = {"key": f"credential_{kind}"}
         return errors.UnusableCredential(
             {"app": self.client_id, "kind": kind, "exc_type": type(exc).__name__},
             code=type(exc).__name__,

@@ -332,13 +332,22 @@ class GraphMailClient:
     def acquire_token(self):
         return self._tokens.acquire()
 
+    def refresh_token(self):
+        """A newly issued access token, not the cached one: a permission granted
+        since the cached token was issued is only in a new token."""
+        self._tokens.invalidate()
+        return self._tokens.acquire()
+
     def check_roles(self, required=(WRITE_ROLE,)):
         """Raises MissingRole for the first application role the token lacks.
 
         The token's `roles` claim says at once what Azure granted, before any
         mailbox is named. Returns the granted roles (None: not a readable JWT).
+        A role missing from the cached token is looked for in a new one first.
         """
         roles = token_roles(self.acquire_token())
+        if roles is not None and any(role not in roles for role in required):
+            roles = token_roles(self.refresh_token())
         if roles is None:
             return None
         for role in required:

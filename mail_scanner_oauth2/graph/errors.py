@@ -436,7 +436,12 @@ def subscription_error(exc, action, endpoint=None):
     the same here as for any other call."""
     said = graph_words(exc)
     kwargs = {"code": exc.code, "status": exc.status, "request_id": exc.request_id}
-    params = {"action": action, "endpoint": endpoint, "detail": said or None}
+    # The action is a key too: the Odoo side words it in the reader's language.
+    params = {
+        "action": {"key": f"subscription_{action}"},
+        "endpoint": endpoint,
+        "detail": said or None,
+    }
     if exc.status == 400 and (
         exc.code == "ValidationError" or said.startswith("Subscription validation")
     ):

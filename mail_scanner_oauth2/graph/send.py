@@ -46,7 +46,7 @@ UPLOAD_CHUNK = 3 * 1024 * 1024  # byte ranges "under 4 MB"
 MAX_ATTACHMENT = 150 * 1024 * 1024
 DEFAULT_MAX_MESSAGE_SIZE = 35 * 1024 * 1024  # Exchange Online's default send limit
 SEND_ATTEMPTS = 3
-STATE_SELECT = "id,isDraft,internetMessageId,parentFolderId"
+STATE_SELECT = "id,isDraft,internetMessageId,conversationId,parentFolderId"
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _AUTHTOKEN = re.compile(r"(authtoken=)[^&\s'\"]+", re.I)
 
@@ -72,6 +72,7 @@ for _name in ("urllib3.connectionpool", "urllib3.util.retry"):
 class Draft:
     id: str  # immutable id: the same once the mail is in Sent Items
     internet_message_id: str | None
+    conversation_id: str | None = None  # Exchange's thread of the mail
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class SentMail:
     id: str | None
     internet_message_id: str | None
     already_sent: bool = False  # True: an earlier call had sent it
+    conversation_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,9 @@ class MailSender:
         draft is created)."""
         token = self.client.acquire_token()
         if has_send_role(token) is False:
+            # Granted since the cached token was issued? Only a new one says so.
+            token = self.client.refresh_token()
+        if has_send_role(token) is False:
             raise errors.missing_send_permission(
                 self.client.client_id, mailbox, granted=token_roles(token)
             )
@@ -205,12 +210,12 @@ class MailSender:
                     data=encoded,
                     content_type="text/plain",
                 ).json()
-                return Draft(item["id"], item.get("internetMessageId"))
+                return _draft_of(item)
             except (errors.GraphConnectionError, errors.ServiceUnavailable) as exc:
                 last = exc
             drafts = [c for c in self._copies(mailbox, message_id) if c.get("isDraft")]
             if drafts:
-                return Draft(drafts[0]["id"], drafts[0].get("internetMessageId"))
+                return _draft_of(drafts[0])
             if not message_id or last.status == 503:  # no check possible / refused
                 break
         raise last
@@ -314,7 +319,11 @@ class MailSender:
                 self._post(
                     mailbox, _path(mailbox, "messages", draft.id, "send"), sending=True
                 )
-                return SentMail(draft.id, draft.internet_message_id)
+                return SentMail(
+                    draft.id,
+                    draft.internet_message_id,
+                    conversation_id=draft.conversation_id,
+                )
             except (
                 errors.GraphConnectionError,
                 errors.ServiceUnavailable,
@@ -325,7 +334,12 @@ class MailSender:
             if state != "draft":
                 _logger.info("send of %s: answer lost, but it went", draft.id)
                 found = (item or {}).get("internetMessageId")
-                return SentMail(draft.id, found or draft.internet_message_id)
+                return SentMail(
+                    draft.id,
+                    found or draft.internet_message_id,
+                    conversation_id=(item or {}).get("conversationId")
+                    or draft.conversation_id,
+                )
             if last.status in (429, 503):  # refused, and its retries are spent
                 break
         raise last
@@ -349,7 +363,12 @@ class MailSender:
         state, item = self.draft_state(mailbox, draft_id)
         if state == "draft":
             return self.send_draft(
-                mailbox, Draft(draft_id, item.get("internetMessageId") or message_id)
+                mailbox,
+                Draft(
+                    draft_id,
+                    item.get("internetMessageId") or message_id,
+                    item.get("conversationId"),
+                ),
             )
         if state == "gone":
             # A recorded draft disappears by being sent (its Sent Items copy can take
@@ -359,7 +378,10 @@ class MailSender:
             )
             return SentMail(draft_id, message_id, already_sent=True)
         return SentMail(
-            draft_id, item.get("internetMessageId") or message_id, already_sent=True
+            draft_id,
+            item.get("internetMessageId") or message_id,
+            already_sent=True,
+            conversation_id=item.get("conversationId"),
         )
 
     def _resume_by_message_id(self, mailbox, message_id):
@@ -367,7 +389,10 @@ class MailSender:
         sent = [c for c in copies if not c.get("isDraft")]
         if sent:
             return SentMail(
-                sent[0]["id"], sent[0].get("internetMessageId"), already_sent=True
+                sent[0]["id"],
+                sent[0].get("internetMessageId"),
+                already_sent=True,
+                conversation_id=sent[0].get("conversationId"),
             )
         for draft in copies:  # left by an earlier attempt, maybe half-built
             self._discard_quietly(mailbox, draft["id"])
@@ -393,6 +418,11 @@ class MailSender:
         )
         url = self.client.url(f"{_path(mailbox, 'messages')}?{query}")
         return list(self._get(mailbox, url).get("value") or [])
+
+    def discard_draft(self, mailbox, draft_id):
+        """Delete a draft left by an attempt that never finished (failures logged,
+        never raised: it is tidying)."""
+        self._discard_quietly(mailbox, draft_id)
 
     def _discard_quietly(self, mailbox, message_id):
         try:
@@ -437,6 +467,10 @@ class MailSender:
             if mapped is exc:
                 raise
             raise mapped from None
+
+
+def _draft_of(item):
+    return Draft(item["id"], item.get("internetMessageId"), item.get("conversationId"))
 
 
 # --- MIME ---------------------------------------------------------------------------

@@ -8,3 +8,9 @@ from . import mail_scanner_rule_condition
 from . import mail_scanner_extraction
 from . import mail_thread
 from . import helpdesk_ticket
+from . import mail_scanner_outgoing
+from . import mail_scanner_mailbox_send
+from . import ir_mail_server
+from . import mail_mail
+from . import mail_scanner_subscription
+from . import mail_scanner_mailbox_notify

@@ -30,6 +30,20 @@ PARAM_CA_BUNDLE = "mail_scanner_oauth2.ca_bundle"
 # wait a Retry-After may impose.
 PARAM_MAX_ATTEMPTS = "mail_scanner_oauth2.max_attempts"
 PARAM_MAX_RETRY_AFTER = "mail_scanner_oauth2.max_retry_after"
+# A group that no user belongs to: the stored credentials are readable only by the
+# scanner itself, running as superuser.
+SECRET_STORAGE_GROUP = "mail_scanner_oauth2.group_mail_scanner_secret_storage"
+
+# Exchange Online PowerShell that closes every other mailbox of the tenant to the
+# app (README: "Restrict the app to the one mailbox"). Commands, not sentences: never
+# translated.
+ACCESS_POLICY_COMMANDS = (
+    'New-DistributionGroup -Name "Mail Scanner mailboxes" -Type Security '
+    "-Members {address}\n"
+    'New-ApplicationAccessPolicy -AppId {client} -PolicyScopeGroupId "Mail Scanner '
+    'mailboxes" -AccessRight RestrictAccess -Description "Mail Scanner"\n'
+    "Test-ApplicationAccessPolicy -AppId {client} -Identity {address}"
+)
 
 # One client per credential set and process: msal keeps its token cache on the
 # client, so cron runs in the same worker reuse the token instead of asking
@@ -64,15 +78,34 @@ class MailScannerAzureApp(models.Model):
     )
     credential_kind = fields.Selection(
         [("secret", "Client secret"), ("certificate", "Certificate")],
+        string="Credential",
         required=True,
         default="secret",
     )
+    # Credentials are write-only for users: the form writes them through
+    # `client_secret` / `certificate_private_key`, which always read as empty, and
+    # they are stored in fields of a group no user belongs to. Only the scanner
+    # itself reads them back, as superuser (_credential_kwargs).
     client_secret = fields.Char(
         string="Client secret value",
+        compute="_compute_write_only",
+        inverse="_inverse_client_secret",
         groups="base.group_system",
         copy=False,
         help="The secret's Value column in Azure > Certificates & secrets, "
-        "not its Secret ID.",
+        "not its Secret ID. It is stored but never shown again: type a new value "
+        "to replace it.",
+    )
+    client_secret_value = fields.Char(groups=SECRET_STORAGE_GROUP, copy=False)
+    client_secret_set = fields.Boolean(
+        string="Client secret stored", compute="_compute_credential_set"
+    )
+    secret_id = fields.Char(
+        string="Secret ID",
+        copy=False,
+        help="The Secret ID column next to the secret in Azure > Certificates & "
+        "secrets (optional): it tells which secret is stored, and is not the "
+        "secret itself.",
     )
     secret_expiration = fields.Date(
         string="Secret expires on",
@@ -80,7 +113,16 @@ class MailScannerAzureApp(models.Model):
         "administrators are warned two weeks before this date.",
     )
     certificate_private_key = fields.Text(
-        string="Certificate private key (PEM)", groups="base.group_system", copy=False
+        string="Certificate private key (PEM)",
+        compute="_compute_write_only",
+        inverse="_inverse_certificate_private_key",
+        groups="base.group_system",
+        copy=False,
+        help="Stored but never shown again: paste a new key to replace it.",
+    )
+    certificate_private_key_value = fields.Text(groups=SECRET_STORAGE_GROUP, copy=False)
+    certificate_key_set = fields.Boolean(
+        string="Private key stored", compute="_compute_credential_set"
     )
     certificate_public = fields.Text(
         string="Certificate (PEM)",
@@ -89,6 +131,11 @@ class MailScannerAzureApp(models.Model):
         help="The public certificate uploaded to the app in Azure.",
     )
     mailbox_ids = fields.One2many("mail.scanner.mailbox", "app_id")
+    access_policy_commands = fields.Text(
+        compute="_compute_access_policy_commands",
+        help="Exchange Online PowerShell commands that restrict the app to the "
+        "scanned mailbox.",
+    )
     last_check_key = fields.Char(readonly=True, copy=False)
     last_check_params = fields.Json(readonly=True, copy=False)
     last_check_message = fields.Char(compute="_compute_last_check_message")
@@ -101,6 +148,38 @@ class MailScannerAzureApp(models.Model):
                 self.env, app.last_check_key, app.last_check_params
             )
 
+    @api.depends("client_id", "mailbox_ids.address")
+    def _compute_access_policy_commands(self):
+        for app in self:
+            client = (app.client_id or "").strip() or "<client id>"
+            address = app.mailbox_ids[:1].address or "support@example.com"
+            app.access_policy_commands = ACCESS_POLICY_COMMANDS.format(
+                client=client, address=address
+            )
+
+    def _compute_write_only(self):
+        for app in self:
+            app.client_secret = False
+            app.certificate_private_key = False
+
+    def _compute_credential_set(self):
+        for app, stored in zip(self, self.sudo(), strict=True):
+            app.client_secret_set = bool(stored.client_secret_value)
+            app.certificate_key_set = bool(stored.certificate_private_key_value)
+
+    def _inverse_client_secret(self):
+        # An empty input keeps the stored secret: the form sends the field empty.
+        for app in self.filtered("client_secret"):
+            app.sudo().client_secret_value = app.client_secret.strip()
+        # The typed value must not be read back from the cache (web_save answers
+        # with a read of the form's fields).
+        self.invalidate_recordset(["client_secret"])
+
+    def _inverse_certificate_private_key(self):
+        for app in self.filtered("certificate_private_key"):
+            app.sudo().certificate_private_key_value = app.certificate_private_key
+        self.invalidate_recordset(["certificate_private_key"])
+
     # ------------------------------------------------------------------ checks
     @api.constrains("client_id")
     def _check_client_id(self):
@@ -111,6 +190,18 @@ class MailScannerAzureApp(models.Model):
                         "The application (client) ID must be a GUID such as "
                         "00000000-0000-0000-0000-000000000000: copy it from the "
                         "app's Overview page in the Azure portal."
+                    )
+                )
+
+    @api.constrains("secret_id")
+    def _check_secret_id(self):
+        for app in self:
+            if app.secret_id and not GUID_RE.match(app.secret_id.strip()):
+                raise ValidationError(
+                    self.env._(
+                        "The Secret ID is a GUID such as "
+                        "00000000-0000-0000-0000-000000000000 (Azure > Certificates "
+                        "& secrets, next to the secret's value)."
                     )
                 )
 
@@ -134,11 +225,13 @@ class MailScannerAzureApp(models.Model):
                     )
                 )
 
-    @api.constrains("credential_kind", "client_secret", "certificate_private_key")
+    @api.constrains(
+        "credential_kind", "client_secret_value", "certificate_private_key_value"
+    )
     def _check_credential(self):
         for app in self.sudo():
-            if app.credential_kind == "secret" and app.client_secret:
-                secret = app.client_secret.strip()
+            if app.credential_kind == "secret" and app.client_secret_value:
+                secret = app.client_secret_value.strip()
                 if GUID_RE.match(secret):
                     raise ValidationError(
                         self.env._(
@@ -147,8 +240,9 @@ class MailScannerAzureApp(models.Model):
                             "value is shown only once, right after it is created)."
                         )
                     )
-            if app.credential_kind == "certificate" and app.certificate_private_key:
-                if "PRIVATE KEY" not in app.certificate_private_key:
+            key = app.certificate_private_key_value
+            if app.credential_kind == "certificate" and key:
+                if "PRIVATE KEY" not in key:
                     raise ValidationError(
                         self.env._(
                             "The private key must be PEM text (BEGIN PRIVATE KEY)."
@@ -175,7 +269,7 @@ class MailScannerAzureApp(models.Model):
     @staticmethod
     def _strip_values(vals):
         # Values pasted from the Azure portal often carry stray blanks.
-        for key in ("client_id", "tenant_id", "client_secret"):
+        for key in ("client_id", "tenant_id", "client_secret", "secret_id"):
             if isinstance(vals.get(key), str):
                 vals[key] = vals[key].strip()
 
@@ -201,19 +295,19 @@ class MailScannerAzureApp(models.Model):
     def _credential_kwargs(self):
         app = self.sudo()
         if app.credential_kind == "certificate":
-            if not (app.certificate_private_key and app.certificate_public):
+            if not (app.certificate_private_key_value and app.certificate_public):
                 raise UserError(
                     self.env._("Fill in the certificate's private key and certificate.")
                 )
             return {
                 "certificate": {
-                    "private_key": app.certificate_private_key,
+                    "private_key": app.certificate_private_key_value,
                     "public_certificate": app.certificate_public,
                 }
             }
-        if not app.client_secret:
+        if not app.client_secret_value:
             raise UserError(self.env._("Fill in the client secret value."))
-        return {"client_secret": app.client_secret}
+        return {"client_secret": app.client_secret_value}
 
     def _graph_client(self):
         """The Graph client for this app, shared per process and credential."""

@@ -196,12 +196,33 @@ class MailScannerMailbox(models.Model):
                     self.env._("'%s' is not a mailbox address.", mailbox.address)
                 )
 
+    def _check_address_free(self, address):
+        """One address, one mailbox in the whole database: two companies scanning
+        it would split its mail between them. Checked before the row is written,
+        so the admin reads this instead of the database's unique violation
+        (address_uniq stays as the guard against a simultaneous save)."""
+        taken = (
+            self.sudo()
+            .with_context(active_test=False)
+            .search_count([("address", "=", address), ("id", "not in", self.ids)])
+        )
+        if taken:
+            raise ValidationError(
+                self.env._(
+                    "%s is already scanned by another mailbox, possibly of another "
+                    "company. One address is scanned by one mailbox only: remove it "
+                    "from the other mailbox first.",
+                    address,
+                )
+            )
+
     # ----------------------------------------------------------- create/write
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
             if vals.get("address"):
                 vals["address"] = vals["address"].strip().lower()
+                self._check_address_free(vals["address"])
         mailboxes = super().create(vals_list)
         for mailbox in mailboxes:
             MailboxHealth(mailbox).subscribe_admins()
@@ -211,6 +232,7 @@ class MailScannerMailbox(models.Model):
     def write(self, vals):
         if vals.get("address"):
             vals["address"] = vals["address"].strip().lower()
+            self._check_address_free(vals["address"])
         account_changed = ACCOUNT_FIELDS & set(vals)
         if {"address", "folder_id"} & set(vals):
             # Another mailbox or folder: the saved delta state belongs to the old one.
@@ -344,6 +366,8 @@ class MailScannerMailbox(models.Model):
         self.ensure_one()
         action = {
             "type": "ir.actions.act_window",
+            # The dialog's title (without a name the web client shows "Odoo").
+            "name": self.env._("Azure app"),
             "res_model": "mail.scanner.azure.app",
             "view_mode": "form",
             "target": "new",
@@ -382,7 +406,7 @@ class MailScannerMailbox(models.Model):
             totals["processed"] += count
             cron._notify_progress(done=totals["processed"], remaining=1)
 
-        for mailbox in self.sudo().search([("state", "in", ("running", "error"))]):
+        for mailbox in self._mailboxes_to_sync():
             try:
                 done, remaining = MailboxSync(mailbox, progress=progress).run()
             except Exception:  # pylint: disable=broad-except
@@ -397,6 +421,12 @@ class MailScannerMailbox(models.Model):
         )
         return totals["done"], totals["remaining"]
 
+    @api.model
+    def _mailboxes_to_sync(self):
+        """The mailboxes one run of the scheduled job scans (change notifications
+        narrow this down: models/mail_scanner_mailbox_notify.py)."""
+        return self.sudo().search([("state", "in", ("running", "error"))])
+
     def _sync_once(self):
         """One bounded slice of work for this mailbox: (imported, remaining)."""
         self.ensure_one()
@@ -409,6 +439,7 @@ class MailScannerMailbox(models.Model):
         row never makes its mail importable again: the delta link does not bring
         it back, and a full resynchronisation meets its Message-ID in Odoo."""
         removed = 0
+        self.env.flush_all()  # the rows are removed in SQL
         for mailbox in self.sudo().with_context(active_test=False).search([]):
             if mailbox.retention_days <= 0:
                 continue

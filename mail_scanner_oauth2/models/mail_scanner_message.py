@@ -65,13 +65,22 @@ class MailScannerMessage(models.Model):
     )
     reason_key = fields.Char(readonly=True)
     reason_params = fields.Json(readonly=True)
-    reason = fields.Text(
+    # Char, not Text: the log's list shows it on one line (the full sentence in the
+    # cell's tooltip and on the form) instead of rows that grow tall.
+    reason = fields.Char(
         compute="_compute_reason", help="Why the mail has this state, in your language."
     )
     attempts = fields.Integer(readonly=True)
     interruptions = fields.Integer(
         readonly=True,
         help="Imports of this mail that never finished (the worker was stopped).",
+    )
+    retry_automatically = fields.Boolean(
+        default=True,
+        readonly=True,
+        copy=False,
+        help="Failed mail is tried again on the schedule, unless trying again "
+        "cannot help (the reason says why): then only Retry imports it.",
     )
     import_started = fields.Datetime(
         readonly=True,
@@ -182,7 +191,9 @@ class MailScannerMessage(models.Model):
                 "|",
                 ("state", "=", "pending"),
                 "&",
+                "&",
                 ("state", "=", "failed"),
+                ("retry_automatically", "=", True),
                 ("attempts", "<", MAX_AUTO_ATTEMPTS),
             ],
             order="received_date, id",
@@ -205,9 +216,9 @@ class MailScannerMessage(models.Model):
     def _lock_and_count_attempt(self):
         """Locks this row and counts the attempt before it runs (the caller
         commits it, so an import that kills the worker is still counted), in one
-        statement. Returns the row's interruptions, this one included (an attempt
-        that started and never recorded an outcome was interrupted); None when
-        another run holds the row or finished it.
+        statement. Returns (interruptions, attempts), both this one included (an
+        attempt that started and never recorded an outcome was interrupted); None
+        when another run holds the row or finished it.
 
         The commit of the attempt does not wait for the disk (it would double the
         disk flushes of an import): PostgreSQL has it the moment it answers, so a
@@ -227,7 +238,7 @@ class MailScannerMessage(models.Model):
                         WHERE id = %s AND state IN ('pending', 'failed')
                           FOR NO KEY UPDATE SKIP LOCKED) free
                 WHERE m.id = free.id
-            RETURNING m.interruptions""",
+            RETURNING m.interruptions, m.attempts""",
             (
                 fields.Datetime.now(),
                 fields.Datetime.now(),
@@ -246,7 +257,7 @@ class MailScannerMessage(models.Model):
                 "write_uid",
             ]
         )
-        return found[0] if found else None
+        return tuple(found) if found else None
 
     def _finish(self, state, key=None, params=None, **values):
         """Records the outcome of the attempt (in the import's own transaction)."""
@@ -263,8 +274,7 @@ class MailScannerMessage(models.Model):
 
     def _set_aside(self, key, params=None, **values):
         """Gives up on this mail until an administrator uses Retry."""
-        values.setdefault("attempts", max(self.attempts, MAX_AUTO_ATTEMPTS))
-        self._finish("failed", key, params, **values)
+        self._finish("failed", key, params, retry_automatically=False, **values)
 
     def _size_mb(self):
         return round((self.size or 0) / 1024 / 1024, 1)
@@ -277,6 +287,7 @@ class MailScannerMessage(models.Model):
                 "state": "pending",
                 "attempts": 0,
                 "interruptions": 0,
+                "retry_automatically": True,
                 "import_started": False,
                 "reason_key": False,
                 "reason_params": False,

@@ -70,8 +70,14 @@ class MailScannerRule(models.Model):
         )
 
     def _decide(self, facts, is_reply):
-        """Tries the rules in order; returns what the matching ones ask for."""
-        return self._compile().decide(facts, is_reply)
+        """Tries the rules in order; returns what the matching ones ask for, the
+        matched rules as records (for the screens that show them)."""
+        decision = self._compile().decide(facts, is_reply)
+        by_id = {rule.id: rule for rule in self}
+        decision.matched = [by_id[rule.id] for rule in decision.matched]
+        if decision.ignore_rule:
+            decision.ignore_rule = by_id[decision.ignore_rule.id]
+        return decision
 
     def _ticket_values(self):
         self.ensure_one()

@@ -2,14 +2,15 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """The scanner's hooks in Odoo's mail gateway, active only for its own imports:
 which record a mail created or landed in and which message was posted, the quoted
-history folded in the chatter, and the content of the large attachments cut out of
-the mail before the gateway parsed it."""
+history folded in the chatter, who is notified of an imported mail, the Message-IDs
+Exchange gave the mails Odoo sent through the mailbox, and the content of the large
+attachments cut out of the mail before the gateway parsed it."""
 
 import logging
 
 from markupsafe import Markup
 
-from odoo import api, models
+from odoo import api, models, tools
 
 from ..tools.quotes import mark_quoted_history
 
@@ -95,3 +96,89 @@ class MailThread(models.AbstractModel):
             # The body is HTML Odoo built (text/plain in a <pre>) or sanitized;
             # mail.message sanitizes it again when the message is stored.
             msg_dict["body"] = Markup(marked)
+
+    # ------------------------------------------------ mail sent through the mailbox
+    # Mail sent through the mailbox (sync/outgoing.py), seen again by the import.
+    # Exchange may give a sent mail its own Message-ID (the send ledger keeps it as
+    # ``internet_message_id``). The answers and the non-delivery reports of that mail
+    # then name Exchange's id; while the scanner imports, these hooks translate it to
+    # Odoo's, so that Odoo's own threading and bounce handling find the mail.
+    #
+    # And once answers leave through the mailbox, an imported mail must not be sent
+    # again to the people who have it already (its To and Cc people), nor to the
+    # customers following the ticket: they hear from the agents' messages, not from
+    # each other's mail. Agents keep Odoo's usual notifications.
+
+    @api.model
+    def _mail_scanner_odoo_ids(self, references):
+        """Odoo's Message-IDs of the sent mails Exchange knows under `references`."""
+        if not references:
+            return []
+        rows = (
+            self.env["mail.scanner.outgoing"]
+            .sudo()
+            .search([("internet_message_id", "in", list(references))])
+        )
+        return [mid for mid in dict.fromkeys(rows.mapped("message_id")) if mid]
+
+    @api.model
+    def message_parse(self, message, save_original=False):
+        msg_dict = super().message_parse(message, save_original=save_original)
+        if self.env.context.get("mail_scanner_import"):
+            self._mail_scanner_translate_references(msg_dict)
+        return msg_dict
+
+    @api.model
+    def _mail_scanner_translate_references(self, msg_dict):
+        in_reply_to = (msg_dict.get("in_reply_to") or "").strip()
+        references = [
+            ref.strip()
+            for ref in tools.mail.unfold_references(msg_dict.get("references") or "")
+        ]
+        odoo_ids = self._mail_scanner_odoo_ids({in_reply_to, *references} - {""})
+        if not odoo_ids:
+            return
+        # Appended last: the gateway reads the newest references first.
+        msg_dict["references"] = " ".join(dict.fromkeys(references + odoo_ids))
+        replaced = self._mail_scanner_odoo_ids({in_reply_to} - {""})
+        if replaced:
+            msg_dict["in_reply_to"] = replaced[0]
+            if not msg_dict.get("parent_id"):
+                msg_dict.update(
+                    self._message_parse_extract_from_parent(
+                        self._get_parent_message(msg_dict)
+                    )
+                )
+
+    @api.model
+    def _get_bounced_message_data(self, message, message_dict):
+        bounced, reference_ids = super()._get_bounced_message_data(
+            message, message_dict
+        )
+        if bounced or not self.env.context.get("mail_scanner_import"):
+            return bounced, reference_ids
+        odoo_ids = self._mail_scanner_odoo_ids(reference_ids)
+        if odoo_ids:
+            bounced = self.env["mail.message"].search(
+                [("message_id", "in", odoo_ids)],
+                order="create_date DESC, id DESC",
+                limit=1,
+            )
+        return bounced, reference_ids + odoo_ids
+
+    def _notify_get_recipients(self, message, msg_vals, **kwargs):
+        recipients = super()._notify_get_recipients(message, msg_vals, **kwargs)
+        if not self.env.context.get("mail_scanner_import") or not recipients:
+            return recipients
+        holders = self.env.context.get("mail_scanner_recipients") or frozenset()
+        partners = self.env["res.partner"].sudo().browse([r["id"] for r in recipients])
+        emails = {partner.id: partner.email_normalized for partner in partners}
+        return [
+            recipient
+            for recipient in recipients
+            if not recipient.get("share")
+            and not (
+                recipient.get("notif") == "email"
+                and emails.get(recipient["id"]) in holders
+            )
+        ]

@@ -22,6 +22,7 @@ class ResConfigSettings(models.TransientModel):
     def action_mail_scanner_create_mailbox(self):
         return {
             "type": "ir.actions.act_window",
+            "name": self.env._("Scanned mailbox"),
             "res_model": "mail.scanner.mailbox",
             "view_mode": "form",
             "target": "current",
@@ -32,6 +33,7 @@ class ResConfigSettings(models.TransientModel):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
+            "name": self.env._("Scanned mailbox"),
             "res_model": "mail.scanner.mailbox",
             "res_id": self.mail_scanner_mailbox_id.id,
             "view_mode": "form",

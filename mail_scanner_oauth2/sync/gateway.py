@@ -17,6 +17,9 @@ per mail. Large attachments are cut out before the gateway parses the mail and
 stored on its message directly (tools/large_parts.py).
 """
 
+import email
+import email.errors
+import email.policy
 import hashlib
 import logging
 from collections import Counter
@@ -42,6 +45,17 @@ from .threads import ThreadFinder
 _logger = logging.getLogger(__name__)
 
 TICKET = "helpdesk.ticket"
+# What Python's email package and Odoo's gateway raise on content they cannot read
+# (an unknown charset, a malformed address or header): the same on every attempt.
+CONTENT_ERRORS = (
+    LookupError,  # unknown encoding; KeyError, IndexError
+    UnicodeError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    AssertionError,
+    email.errors.MessageError,
+)
 
 
 @dataclass
@@ -52,6 +66,8 @@ class Outcome:
     values: dict = field(default_factory=dict)
     message_id: str = None  # of the message the gateway posted
     ticket_number: str = None  # of the ticket it created
+    # Trying again would give the same result: no automatic retry, only Retry.
+    set_aside: bool = False
 
     @property
     def imported(self):
@@ -106,8 +122,15 @@ class MailImporter:
         """Reads what the import of these rows needs, for all of them at once."""
         self.lookups.prepare(rows, loop_since=self._loop_since())
 
+    def rolled_back(self):
+        """The transaction was rolled back: the contacts it made are undone."""
+        self.lookups.forget_since(0)
+
     def committed(self, info, outcome, processed):
         """The outcome of a mail is committed: later mails of the run know it."""
+        self.lookups.transaction_committed()
+        if outcome is None:
+            return
         if outcome.imported and outcome.message_id:
             self.lookups.posted(outcome.message_id, outcome.values["mail_message_id"])
         if outcome.ticket_number:
@@ -164,18 +187,32 @@ class MailImporter:
         if existing:
             return self._duplicate(existing)
         try:
-            with self.env.cr.savepoint():
-                return self._import_facts(info, facts, cut_parts)
+            return self._import_in_savepoint(info, facts, cut_parts)
         except MemoryError:
-            return Outcome("failed", "out_of_memory", {"size_mb": info.size_mb()})
+            # The same mail would exhaust the same worker again: set aside at once.
+            params = {"size_mb": info.size_mb()}
+            return Outcome("failed", "out_of_memory", params, set_aside=True)
         except Exception as exc:  # pylint: disable=broad-except
-            # Whatever the gateway chokes on stays retryable and never blocks the
-            # next mail.
+            # Whatever the gateway chokes on never blocks the next mail.
             _logger.info(
                 "Mail Scanner could not import %s", info.graph_id, exc_info=True
             )
-            error = tools.ustr(exc).strip() or type(exc).__name__
-            return Outcome("failed", "import_failed", {"error": error[:1500]})
+            error = (str(exc).strip() or type(exc).__name__)[:1500]
+            if isinstance(exc, CONTENT_ERRORS):
+                # Odoo's parser gives the same error on the same bytes every time.
+                return Outcome(
+                    "failed", "unreadable_mail", {"error": error}, set_aside=True
+                )
+            return Outcome("failed", "import_failed", {"error": error})
+
+    def _import_in_savepoint(self, info, facts, cut_parts):
+        mark = self.lookups.mark()
+        try:
+            with self.env.cr.savepoint():
+                return self._import_facts(info, facts, cut_parts)
+        except BaseException:
+            self.lookups.forget_since(mark)  # the contacts it made are undone
+            raise
 
     def _duplicate(self, existing):
         record = self._ticket_of(existing)
@@ -210,28 +247,67 @@ class MailImporter:
 
     def _protection(self, facts):
         """Why this mail must not become a ticket nor be answered, or None."""
-        return self._what_it_is(facts) or self._loop(facts.sender)
+        if self._is_own_sent_mail(facts):
+            return Outcome("ignored", "own_sent_mail")
+        kind, reason = self._what_it_is(facts)
+        if kind == "own_mailbox":
+            return Outcome("ignored", "own_mailbox")
+        if kind == "delivery_failure":
+            return self._bounce(facts, reason)
+        if kind == "auto_reply":
+            return Outcome("ignored", "auto_reply", {"detail": reason})
+        return self._loop(facts.sender)
 
     def _what_it_is(self, facts):
-        """The protections that read the mail alone: sent by the scanned mailbox
-        itself, a bounce, an automatic reply."""
+        """What the mail alone says it is (read in the download thread): sent by
+        the scanned mailbox itself, a bounce, an automatic reply, with the reason;
+        (None, None) for a person's mail."""
         return facts.memo("what_it_is", self._read_what_it_is)
 
     def _read_what_it_is(self, facts):
         if facts.sender and facts.sender in self.own_addresses:
-            return Outcome("ignored", "own_mailbox")
+            return "own_mailbox", None
         reason = delivery_failure_reason(facts)
         if reason:
-            return Outcome("ignored", "delivery_failure", {"detail": reason})
+            return "delivery_failure", reason
         reason = auto_reply_reason(facts)
         if reason:
-            return Outcome("ignored", "auto_reply", {"detail": reason})
-        return None
+            return "auto_reply", reason
+        return None, None
 
     def _loop_since(self):
         if not (self.loop_max_tickets and self.loop_minutes):
             return None
         return fields.Datetime.now() - timedelta(minutes=self.loop_minutes)
+
+    def _is_own_sent_mail(self, facts):
+        """A copy of a mail Odoo sent through this mailbox, under the Message-ID
+        Exchange gave it (Odoo's own is recognised as a duplicate already)."""
+        return bool(facts.message_id) and self.lookups.sent_through_mailbox(
+            facts.message_id
+        )
+
+    def _bounce(self, facts, reason):
+        """A non-delivery report never becomes a ticket. Odoo's own bounce handling
+        (as for the bounces its gateway receives) marks the failed delivery on the
+        mail it bounces, which the chatter shows, and counts the bounce on the
+        partner; the log row points at that mail's ticket."""
+        Thread = self.env["mail.thread"].with_context(mail_scanner_import=True)
+        message = email.message_from_bytes(facts.raw, policy=email.policy.SMTP)
+        msg_dict = Thread.message_parse(message)
+        if not msg_dict.get("is_bounce"):
+            return Outcome("ignored", "delivery_failure", {"detail": reason})
+        Thread._routing_handle_bounce(message, msg_dict)
+        bounced = msg_dict.get("bounced_message") or self.env["mail.message"]
+        if not bounced:
+            return Outcome("ignored", "delivery_failure", {"detail": reason})
+        params = {"detail": reason, "recipient": msg_dict.get("bounced_email") or ""}
+        return Outcome(
+            "ignored",
+            "bounce_shown",
+            params,
+            values={"ticket_id": self._ticket_of(bounced[:1]).id},
+        )
 
     def _loop(self, sender):
         since = self._loop_since()
@@ -261,6 +337,8 @@ class MailImporter:
                 # The attachments cut out of the mail, by the token left in their
                 # place (models/mail_thread.py stores them).
                 mail_scanner_cut_parts=cut_parts,
+                # Who has this mail already: Odoo sends them no copy of it.
+                mail_scanner_recipients=self._holders(facts),
                 # helpdesk_mgmt's own flag: tickets from mail get the email channel.
                 fetchmail_cron_running=True,
                 # Followers' notifications go to the mail queue: a slow SMTP server
@@ -314,6 +392,14 @@ class MailImporter:
         )
 
     # ------------------------------------------------------------- partners
+    def _holders(self, facts):
+        """Normalised addresses that have this mail already: its sender, its To and
+        Cc people, and the scanned mailbox."""
+        addresses = [facts.sender, *facts.recipients, *self.own_addresses]
+        return frozenset(
+            filter(None, (tools.email_normalize(a or "") for a in addresses))
+        )
+
     def _recipients(self, facts):
         """To and Cc people as (name, address), the scanned mailbox left out."""
         people = []
@@ -352,7 +438,7 @@ class MailImporter:
             partners = self.env["mail.thread"]._mail_find_partner_from_emails(
                 unknown, force_create=True
             )
-            self.lookups.contacts_are(partners)
+            self.lookups.contacts_created(partners)
 
     def _contacts_ahead(self, current):
         """The contacts of this mail and of the mails downloaded after it, found
@@ -377,12 +463,14 @@ class MailImporter:
         unknown = set(people) - self.lookups.known_contacts(set(people))
         if not unknown:
             return
+        mark = self.lookups.mark()
         try:
             with self.env.cr.savepoint():
                 self._find_or_create_contacts(people, unknown)
         except Exception:  # pylint: disable=broad-except
             # A saving, not a step: each mail still finds or creates its contacts
             # in its own import, where a failure is recorded on its row.
+            self.lookups.forget_since(mark)
             _logger.info("Mail Scanner: contacts ahead not created", exc_info=True)
 
     def _find_or_create_contacts(self, people, unknown):
@@ -397,7 +485,8 @@ class MailImporter:
         )
         missing -= set(aliases.mapped("alias_full_name"))
         contacts = [c for a, c in people.items() if a in missing]
-        self.lookups.contacts_are(create_contacts(self.env["res.partner"], contacts))
+        created = create_contacts(self.env["res.partner"], contacts)
+        self.lookups.contacts_created(created)
 
     def _reaches_gateway(self, facts, senders):
         try:
@@ -408,7 +497,7 @@ class MailImporter:
     def _certainly_imported(self, facts, senders):
         if not self.lookups.known_new(facts.message_id):
             return False
-        if self._what_it_is(facts):
+        if self._what_it_is(facts)[0] or self._is_own_sent_mail(facts):
             return False
         since = self._loop_since()
         if since and facts.sender:

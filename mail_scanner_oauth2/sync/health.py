@@ -205,3 +205,61 @@ class MailboxHealth:
             )
 
         self._post(body)
+
+    # ----------------------------------------------------------------- sending
+    # Sending through the mailbox (sync/outgoing.py) has its own account of
+    # failures: a refused send never stops the scanning, and the scanning's
+    # successes say nothing about sending.
+    def admin_env(self):
+        """The environment in the first administrator's language: reasons stored
+        for everyone (a failed mail's) are worded in it."""
+        lang = self.admin_users()[:1].lang or self.env.lang
+        return self.env(context=dict(self.env.context, lang=lang))
+
+    def send_failed(self, key, params):
+        """Graph refused a mail for a reason that concerns the whole mailbox (a
+        missing permission, a From it may not use, the mailbox itself): the
+        administrators are alerted at the first refusal, once, until a mail goes
+        out again."""
+        mailbox = self.mailbox
+        alert = not mailbox.send_alerted
+        # Written before the alert is posted: the alert's own mail to the
+        # administrators may leave through this mailbox and be refused as well.
+        mailbox.write(
+            {
+                "send_failure_count": mailbox.send_failure_count + 1,
+                "send_error_key": key,
+                "send_error_params": params,
+                "send_alerted": True,
+            }
+        )
+        if alert:
+            self._alert(
+                "alert_send_stopped", key, dict(params, address=mailbox.address)
+            )
+
+    def send_succeeded(self):
+        mailbox = self.mailbox
+        if not (mailbox.send_failure_count or mailbox.send_alerted):
+            return
+        alerted = mailbox.send_alerted
+        mailbox.write(
+            {
+                "send_failure_count": 0,
+                "send_error_key": False,
+                "send_error_params": False,
+                "send_alerted": False,
+            }
+        )
+        if not alerted:
+            return
+        params = {"address": mailbox.address}
+        summaries = {
+            self._text("alert_send_stopped", params, user.lang)
+            for user in self.admin_users()
+        }
+        warning = self.env.ref("mail.mail_activity_data_warning")
+        mailbox.activity_ids.filtered(
+            lambda a: a.activity_type_id == warning and a.summary in summaries
+        ).unlink()
+        self._post(lambda lang: self._text("alert_send_recovered", params, lang))

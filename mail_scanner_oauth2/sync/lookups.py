@@ -9,6 +9,8 @@ ledger and Graph already say about it (its Message-ID, sender, conversation):
 - the tickets each sender opened within the loop window (mail loops);
 - the earliest ticket of each conversation (threading by Graph's conversationId);
 - the tickets whose number a subject quotes (threading by ticket reference);
+- which of those Message-IDs are of mail Odoo sent through the mailbox, and the
+  ticket of the latest mail sent in each conversation (sync/outgoing.py's ledger);
 - which senders already are contacts.
 
 While the slice is imported, each committed outcome is added (the mails of one
@@ -18,7 +20,8 @@ than Graph did (another Message-ID, another sender, another subject) is looked u
 its own, as before. The gateway keeps its own duplicate check: a Message-ID that
 arrives by another way meanwhile is still recognised. A ticket a mail can quote
 existed before the mail was written, so before the slice was read, unless this run
-made it (then it is added).
+made it (then it is added); the same holds for a mail sent through the mailbox that
+a received mail is a copy of or answers.
 """
 
 import re
@@ -98,6 +101,12 @@ class SliceLookups:
         self._conversation_tickets = {}
         # normalised e-mail addresses known to be contacts
         self._partner_emails = set()
+        # those of them created in the current transaction, in order
+        self._tentative = []
+        # Exchange Message-ID -> sent through the mailbox (bool), for asked ones
+        self._sent = {}
+        # conversation id -> ticket id of the latest mail sent in it (0: none)
+        self._sent_tickets = {}
 
     # --------------------------------------------------------------- prepare
     def prepare(self, rows, loop_since=None):
@@ -105,9 +114,12 @@ class SliceLookups:
         self.rows.update({row.id: RowInfo.of(row) for row in rows})
         infos = [self.rows[row_id] for row_id in rows.ids]
         self._prepare_messages({i.internet_message_id for i in infos} - {""})
+        self._prepare_sent({i.internet_message_id for i in infos} - {""})
         if loop_since is not None:
             self._prepare_loop({i.sender for i in infos} - {""}, loop_since)
-        self._prepare_conversations({i.conversation_id for i in infos} - {""})
+        conversations = {i.conversation_id for i in infos} - {""}
+        self._prepare_conversations(conversations)
+        self._prepare_sent_tickets(conversations)
         self._prepare_references(
             set().union(*(ticket_references(i.subject) for i in infos))
         )
@@ -125,6 +137,33 @@ class SliceLookups:
             found = dict(self.env.cr.fetchall())
             for message_id in chunk:
                 self._messages[message_id] = found.get(message_id, 0)
+
+    def _prepare_sent(self, message_ids):
+        wanted = message_ids - set(self._sent)
+        for chunk in _chunks(wanted):
+            self.env.cr.execute(
+                """SELECT DISTINCT internet_message_id FROM mail_scanner_outgoing
+                    WHERE mailbox_id = %s AND internet_message_id IN %s""",
+                (self.mailbox_id, tuple(chunk)),
+            )
+            found = {row[0] for row in self.env.cr.fetchall()}
+            for message_id in chunk:
+                self._sent[message_id] = message_id in found
+
+    def _prepare_sent_tickets(self, conversation_ids):
+        wanted = conversation_ids - set(self._sent_tickets)
+        for chunk in _chunks(wanted):
+            self.env.cr.execute(
+                """SELECT DISTINCT ON (conversation_id) conversation_id, res_id
+                     FROM mail_scanner_outgoing
+                    WHERE mailbox_id = %s AND conversation_id IN %s
+                      AND model = 'helpdesk.ticket' AND state = 'sent'
+                    ORDER BY conversation_id, id DESC""",
+                (self.mailbox_id, tuple(chunk)),
+            )
+            found = dict(self.env.cr.fetchall())
+            for conversation_id in chunk:
+                self._sent_tickets[conversation_id] = found.get(conversation_id) or 0
 
     def _prepare_loop(self, senders, since):
         wanted = senders - set(self._tickets_by_sender)
@@ -223,6 +262,21 @@ class SliceLookups:
         if not self._messages.get(message_id):
             self._messages[message_id] = mail_message_id
 
+    # ----------------------------------------------------- sent through it
+    def sent_through_mailbox(self, message_id):
+        """Whether Odoo sent a mail through the mailbox that Exchange knows
+        under this Message-ID."""
+        if message_id not in self._sent:
+            self._prepare_sent({message_id})
+        return self._sent[message_id]
+
+    def ticket_sent_in(self, conversation_id):
+        """Ticket id of the latest mail sent through the mailbox in this
+        conversation, or None."""
+        if conversation_id not in self._sent_tickets:
+            self._prepare_sent_tickets({conversation_id})
+        return self._sent_tickets[conversation_id] or None
+
     # --------------------------------------------------------------- loops
     def tickets_opened(self, sender, since, ask=True):
         """Tickets this sender opened in this mailbox since ``since`` (None when
@@ -273,6 +327,24 @@ class SliceLookups:
 
     def contacts_are(self, partners):
         self._partner_emails.update(p.email_normalized for p in partners if p)
+
+    def contacts_created(self, partners):
+        """Contacts created in the current transaction: known only as long as it
+        is not rolled back (forget_since)."""
+        addresses = [p.email_normalized for p in partners if p.email_normalized]
+        self._tentative += [a for a in addresses if a not in self._partner_emails]
+        self._partner_emails.update(addresses)
+
+    def mark(self):
+        return len(self._tentative)
+
+    def forget_since(self, mark):
+        """The contacts created since ``mark`` were rolled back."""
+        self._partner_emails.difference_update(self._tentative[mark:])
+        del self._tentative[mark:]
+
+    def transaction_committed(self):
+        self._tentative.clear()
 
     # -------------------------------------------------------- after each mail
     def ticket_created(self, number, ticket_id):

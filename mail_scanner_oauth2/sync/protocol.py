@@ -43,12 +43,13 @@ from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tools import config
 
+from .. import texts
 from ..graph import errors as graph_errors
 from ..graph.client import READ_AHEAD_BYTES
 from ..graph.prefetch import prefetched
 from ..models.mail_scanner_message import MAX_INTERRUPTIONS
 from .after_import import BackgroundAfterImport
-from .gateway import MailImporter
+from .gateway import MailImporter, Outcome
 from .health import MailboxHealth
 
 _logger = logging.getLogger(__name__)
@@ -207,12 +208,19 @@ class MailboxSync:
 
     def _import_one(self, importer, info, mime, after):
         row = self.Ledger.browse(info.id)
-        interruptions = row._lock_and_count_attempt()
-        if interruptions is None:
+        counted = row._lock_and_count_attempt()
+        if counted is None:
             return  # another run holds it or finished it
+        interruptions, attempts = counted
         if interruptions >= MAX_INTERRUPTIONS:
+            # Set aside without trying it: that attempt is not counted.
             params = {"count": interruptions, "size_mb": info.size_mb()}
-            row._set_aside("import_interrupted", params, interruptions=interruptions)
+            row._set_aside(
+                "import_interrupted",
+                params,
+                interruptions=interruptions,
+                attempts=attempts - 1,
+            )
             self._committed(importer, after, info, row, "failed")
             return
         if isinstance(mime, graph_errors.GraphError):
@@ -220,20 +228,48 @@ class MailboxSync:
             row._finish("failed", "download_failed", {"error": error})
             self._committed(importer, after, info, row, "failed")
             return
+        if interruptions:
+            # Recording an interruption is progress (the mail is one step closer
+            # to being set aside): reported with the attempt, a run killed again
+            # on this mail is not one of the runs "timed out without progress"
+            # that Odoo counts as failures of the job.
+            self._progress(1)
         self.commit()  # the attempt counts even if the import kills the worker
         if not row._lock_for_import():
             return
-        outcome = importer.import_mail(row, mime)
-        row._finish(outcome.state, outcome.key, outcome.params, **outcome.values)
+        outcome = self._outcome_of(importer, row, info, mime)
+        if outcome is None:
+            return
+        if outcome.set_aside:
+            row._set_aside(outcome.key, outcome.params, **outcome.values)
+        else:
+            row._finish(outcome.state, outcome.key, outcome.params, **outcome.values)
         self._committed(importer, after, info, row, outcome.state, outcome)
+
+    def _outcome_of(self, importer, row, info, mime):
+        """The import's outcome; an error that escapes the importer's own guard
+        costs this mail only, with words (it must neither stop the run nor pass
+        for a killed worker at the next run). None when the row was taken."""
+        try:
+            return importer.import_mail(row, mime)
+        except CONCURRENCY_ERRORS:
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            _logger.exception("Mail Scanner could not import %s", info.graph_id)
+            self.rollback()
+            importer.rolled_back()
+            if not row._lock_for_import():
+                return None
+            key, params = texts.describe(exc)
+            error = {"key": key, "params": params}
+            return Outcome("failed", "import_failed", {"error": error})
 
     def _committed(self, importer, after, info, row, state, outcome=None):
         # Flags of mails the background thread marked go with this commit.
         self._record_marked(after.done_rows())
         processed = row.processed_date  # just written: no query
         self.commit()
-        if outcome is not None:
-            importer.committed(info, outcome, processed)
+        importer.committed(info, outcome, processed)
         if outcome is not None and outcome.imported:
             self.done += 1
         after.committed(info.id, info.graph_id, state)

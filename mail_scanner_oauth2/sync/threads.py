@@ -3,7 +3,10 @@
 """Which ticket a mail belongs to when its headers do not say.
 
 Outlook mobile strips References and In-Reply-To. Then: a ticket reference in the
-subject, then Graph's conversationId of an earlier mail. Both are hints, not proof:
+subject, then Graph's conversationId of an earlier mail, received or sent through
+the mailbox. The headers may also name a mail Odoo sent through the mailbox under
+the Message-ID Exchange gave it: the send ledger knows it, and the gateway's hooks
+(models/mail_thread.py) translate it to Odoo's. Both are hints, not proof:
 Exchange may group unrelated mails with a common subject ("test", "Invoice") into
 one conversation, and anyone can quote a ticket number. So a hint only counts when
 the sender is one of the ticket's people: its customer, a follower, or someone who
@@ -42,7 +45,12 @@ class ThreadFinder:
             facts.header(name) for name in ("References", "In-Reply-To")
         )
         ids = [ref.strip() for ref in tools.mail.unfold_references(references)]
-        return bool(ids) and self.lookups.message_exists(ids[-32:])
+        if not ids:
+            return False
+        ids = ids[-32:]
+        return self.lookups.message_exists(ids) or bool(
+            self.env["mail.thread"]._mail_scanner_odoo_ids(ids)
+        )
 
     def _tickets_referenced(self, subject):
         return self.lookups.tickets_referenced(ticket_references(subject))
@@ -53,10 +61,13 @@ class ThreadFinder:
             info = RowInfo.of(row)
         if not info.conversation_id:
             return self.Ticket
-        ticket_id = self.lookups.earliest_ticket_of_conversation(
+        received = self.lookups.earliest_ticket_of_conversation(
             info.conversation_id, info.id
         )
-        return self.Ticket.browse(ticket_id or [])
+        if received:
+            return self.Ticket.browse(received)
+        sent = self.lookups.ticket_sent_in(info.conversation_id)
+        return self.Ticket.browse(sent).exists() if sent else self.Ticket
 
 
 def ticket_people(ticket):

@@ -10,4 +10,9 @@ from . import test_protections
 from . import test_health
 from . import test_robustness
 from . import test_quotes
+from . import test_secrets
+from . import test_companies
+from . import test_tour
+from . import test_send
+from . import test_notifications
 from . import test_slices

@@ -59,6 +59,11 @@ def patch_commits(case):
     case.patch(MailboxSync, "rollback", lambda sync: None)
     Mailbox = type(case.env["mail.scanner.mailbox"])
     case.patch(Mailbox, "_purge_commit", lambda mailbox: mailbox.env.flush_all())
+    Subscription = type(case.env["mail.scanner.subscription"])
+    case.patch(Subscription, "_rollback", lambda subscription: None)
+    case.patch(
+        Subscription, "_commit", lambda subscription: subscription.env.flush_all()
+    )
 
 
 class EmulatorRequestsMixin:

@@ -179,12 +179,19 @@ class TestPortuguese(MailScannerCase):
         )
         self.assertFalse(wrong.action_test_connection())
         self.assertIn("Valor do segredo", wrong.last_check_message)
+        # Azure's menu names as the English portal shows them, then the Portuguese.
+        self.assertIn(
+            "Certificates & secrets (Certificados e segredos)",
+            wrong.last_check_message,
+        )
 
     def test_settings_block_label(self):
         view = self.env.ref("mail_scanner_oauth2.res_config_settings_view_form")
         arch = view.with_context(lang="pt_BR").arch
-        self.assertIn("Escaner de Mensagens", arch)
+        self.assertIn("Captura de e-mails", arch)
+        self.assertIn("Outras configurações", arch)
         self.assertIn("Criar caixa de correio agora", arch)
+        self.assertNotIn("Escaner", arch)
 
 
 @tagged("post_install", "-at_install")

@@ -2,7 +2,7 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from datetime import date, datetime
 
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 
 from .common import MailScannerCase
@@ -209,3 +209,130 @@ class TestComplementaryFields(MailScannerCase):
         ticket = self.ticket_with_body("Categoria: Rede\n")
         self.assertFalse(ticket.category_id)
         self.assertIn("several records have that name", self.chatter_notes(ticket))
+
+
+@tagged("post_install", "-at_install")
+class TestTicketFields(MailScannerCase):
+    """Which ticket fields a mail may fill, and the fields a supervisor adds."""
+
+    def setUp(self):
+        super().setUp()
+        self.mailbox = self.create_mailbox()
+
+    def offered(self):
+        """The ticket fields the Complementary fields screen offers."""
+        field = self.env["mail.scanner.extraction"].fields_get(["field_id"])
+        domain = field["field_id"]["domain"]
+        return set(self.env["ir.model.fields"].search(domain).mapped("name"))
+
+    def create_field(self, label, field_type="char", **vals):
+        wizard = self.env["mail.scanner.ticket.field"].create(
+            dict(
+                {
+                    "mailbox_id": self.mailbox.id,
+                    "label": label,
+                    "field_type": field_type,
+                },
+                **vals,
+            )
+        )
+        name = wizard.technical_name
+        wizard.action_create()
+        return self.env["ir.model.fields"]._get("helpdesk.ticket", name)
+
+    def ticket_form(self):
+        view = self.env.ref("helpdesk_mgmt.ticket_view_form")
+        return self.env["helpdesk.ticket"].get_view(view.id, "form")["arch"]
+
+    def test_only_fields_a_supervisor_may_fill_are_offered(self):
+        offered = self.offered()
+        for name in ("partner_name", "partner_email", "category_id", "priority"):
+            self.assertIn(name, offered)
+        for name in (
+            "access_token",
+            "company_id",
+            "message_ids",
+            "message_follower_ids",
+            "activity_ids",
+            "website_message_ids",
+            "create_uid",
+            "write_date",
+            "user_id",  # a system user, and computed
+            "stage_id",  # the workflow
+            "team_id",  # computed
+            "number",
+            "partner_id",  # the gateway's, from the sender
+            "name",
+            "description",
+            "active",
+            "color",
+        ):
+            self.assertNotIn(name, offered)
+
+    def test_a_reserved_field_is_refused(self):
+        access_token = self.env["ir.model.fields"]._get(
+            "helpdesk.ticket", "access_token"
+        )
+        with self.assertRaisesRegex(ValidationError, "cannot fill access_token"):
+            self.env["mail.scanner.extraction"].create(
+                {
+                    "name": "Token",
+                    "mailbox_id": self.mailbox.id,
+                    "kind": "label",
+                    "label": "Token",
+                    "field_id": access_token.id,
+                }
+            )
+        with self.assertRaisesRegex(ValidationError, "cannot fill company_id"):
+            self.env["mail.scanner.extraction"].create(
+                {
+                    "name": "Company",
+                    "mailbox_id": self.mailbox.id,
+                    "kind": "regex",
+                    "pattern": r"Empresa: (?P<company_id>\d+)",
+                }
+            )
+
+    def test_a_supervisor_creates_the_field_a_value_goes_to(self):
+        field = self.create_field("Número do pedido")
+        self.assertEqual(field.name, "x_numero_do_pedido")
+        self.assertEqual(
+            (field.state, field.ttype, field.field_description),
+            ("manual", "char", "Número do pedido"),
+        )
+        self.assertIn(field.name, self.offered())
+        self.assertIn('name="x_numero_do_pedido"', self.ticket_form())
+        extraction = self.mailbox.extraction_ids
+        self.assertEqual(
+            (extraction.label, extraction.field_id), (field.field_description, field)
+        )
+
+        channel = self.create_field(
+            "Canal de venda", "selection", choices="Loja\nSite\n\nSite"
+        )
+        self.assertEqual(
+            channel.selection_ids.mapped("name"), ["Loja", "Site"], "blank/repeat"
+        )
+        form = self.ticket_form()
+        self.assertIn('name="x_numero_do_pedido"', form, "the first one stays")
+        self.assertIn('name="x_canal_de_venda"', form)
+        self.assertIn("Complementary fields", form)
+
+        graph_msg = self.deliver(
+            subject="Pedido novo",
+            body="Bom dia\nNúmero do pedido: PO-77\nCanal de venda: site\n",
+        )
+        self.sync(self.mailbox)
+        ticket = self.row_of(self.mailbox, graph_msg).ticket_id
+        self.assertEqual(ticket.x_numero_do_pedido, "PO-77")
+        self.assertEqual(ticket.x_canal_de_venda, "site")
+
+    def test_names_never_collide(self):
+        first = self.create_field("Pedido", read_from_mail=False)
+        second = self.create_field("pedido!", read_from_mail=False)
+        self.assertEqual((first.name, second.name), ("x_pedido", "x_pedido_2"))
+        self.assertFalse(self.mailbox.extraction_ids)
+
+    def test_a_choice_field_needs_choices(self):
+        with self.assertRaisesRegex(UserError, "two choices"):
+            self.create_field("Canal", "selection", choices="Loja")

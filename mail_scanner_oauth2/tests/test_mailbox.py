@@ -107,6 +107,7 @@ class TestMailbox(MailScannerCase):
         mailbox = self.env["mail.scanner.mailbox"].create({"account_kind": "microsoft"})
         action = mailbox.action_open_app()
         self.assertEqual(action["res_model"], "mail.scanner.azure.app")
+        self.assertTrue(action["name"], "a dialog without a name is titled 'Odoo'")
         self.assertNotIn("res_id", action, "no app yet: the form creates one")
         app = (
             self.env["mail.scanner.azure.app"]

@@ -111,6 +111,44 @@ class TestProtections(MailScannerCase):
         )
         self.assert_ignored(self.deliver_raw(raw), "Delivery failure")
 
+    def test_bounce_from_the_null_sender(self):
+        """Bounces come from the null sender <> (RFC 5321); what they say counts."""
+        raw = (
+            b"Return-Path: <>\r\nFrom: Mail Delivery System <>\r\n"
+            b"To: support@contoso.example\r\nSubject: Mail Delivery Warning\r\n"
+            b"Message-ID: <warn-1@mx.customer.example>\r\n\r\n"
+            b"Your message is still being retried.\r\n"
+        )
+        self.assert_ignored(self.deliver_raw(raw), "Delivery failure")
+
+    def test_mail_system_sender_whatever_the_subject(self):
+        msg = self.deliver(
+            subject="Processing Error", sender="MAILER-DAEMON@usa.example"
+        )
+        self.assert_ignored(msg, "mail system")
+
+    def test_abuse_feedback_report(self):
+        raw = (
+            b"From: Abuse <staff@hotmail.example>\r\nTo: support@contoso.example\r\n"
+            b"Subject: complaint about message\r\n"
+            b"Message-ID: <arf-1@hotmail.example>\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: multipart/report; report-type=feedback-report; "
+            b'boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n'
+            b"This is an email abuse report.\r\n--b\r\n"
+            b"Content-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\n"
+            b"\r\n--b--\r\n"
+        )
+        self.assert_ignored(self.deliver_raw(raw), "feedback-report")
+
+    def test_a_person_writing_about_a_failed_delivery_is_a_ticket(self):
+        msg = self.deliver(
+            subject="Mail delivery failed to your billing address",
+            sender="Carla <carla@customer.example>",
+            body="Hi, my mail to billing@contoso.example bounced yesterday.",
+        )
+        self.sync(self.mailbox)
+        self.assertEqual(self.row_of(self.mailbox, msg).outcome, "ticket")
+
     def test_failed_recipients_header(self):
         msg = self.deliver(
             subject="Mail delivery failed", headers={"X-Failed-Recipients": "x@y.z"}

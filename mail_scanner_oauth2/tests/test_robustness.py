@@ -2,14 +2,17 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """Real mail never stops the scanner and never mixes customers."""
 
+import contextlib
 from unittest.mock import patch
 
+from odoo import SUPERUSER_ID, api
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from ..graph.client import STREAM_ABOVE_BYTES
 from ..models.mail_scanner_message import MAX_INTERRUPTIONS
 from ..sync.gateway import MailImporter
+from ..sync.protocol import MailboxSync
 from .common import MailScannerCase
 
 RFC6532 = (
@@ -145,9 +148,18 @@ class TestRobustness(MailScannerCase):
 
         def portal_ticket_meanwhile(thread, *args, **kwargs):
             result = real_process(thread, *args, **kwargs)
-            self.env["helpdesk.ticket"].create(
-                {"name": "Opened on the portal", "description": "x"}
-            )
+            # Another transaction (the portal, another worker), committed while
+            # the scanner's import is still open.
+            with self.registry.cursor() as cr:
+                ticket = api.Environment(cr, SUPERUSER_ID, {})["helpdesk.ticket"]
+                other = ticket.create(
+                    {
+                        "name": "Opened on the portal",
+                        "number": "PORTAL-1",
+                        "description": "Typed on the portal.",
+                    }
+                )
+                self.addCleanup(self._drop_ticket, other.id)
             return result
 
         with patch.object(
@@ -156,6 +168,12 @@ class TestRobustness(MailScannerCase):
             self.sync(self.mailbox)
         row = self.row_of(self.mailbox, reply)
         self.assertEqual((row.outcome, row.ticket_id), ("reply", ticket))
+
+    def _drop_ticket(self, ticket_id):
+        with self.registry.cursor() as cr:
+            api.Environment(cr, SUPERUSER_ID, {})["helpdesk.ticket"].browse(
+                ticket_id
+            ).unlink()
 
     # ---------------------------------------------------- threads never cross
     def test_common_subject_from_strangers_opens_separate_tickets(self):
@@ -201,6 +219,45 @@ class TestRobustness(MailScannerCase):
         )
         self.sync(self.mailbox)
         self.assertEqual(self.row_of(self.mailbox, reply).outcome, "reply")
+
+    def test_common_subjects_under_both_conversation_modes(self):
+        """However Exchange groups mails without References (by normalised subject,
+        or not at all), strangers never share a ticket and the customer's own
+        header-less reply is threaded whenever Graph links it."""
+        for mode in ("subject", "references"):
+            with self.subTest(mode=mode), self.emu.temporarily(conversation_mode=mode):
+                subject = f"test {mode}"
+                first = self.deliver_raw(self._plain(subject, "ana@customer.example"))
+                self.sync(self.mailbox)
+                strangers = [
+                    self.deliver_raw(self._plain(subject, f"s{n}@other{n}.example"))
+                    for n in range(3)
+                ]
+                reply = self.deliver_raw(
+                    self._plain(f"RE: {subject}", "ana@customer.example")
+                )
+                self.sync(self.mailbox)
+                ticket = self.row_of(self.mailbox, first).ticket_id
+                same_conversation = reply.conversation_id == first.conversation_id
+                self.assertEqual(same_conversation, mode == "subject")
+                for n, stranger in enumerate(strangers):
+                    row = self.row_of(self.mailbox, stranger)
+                    self.assertEqual(row.outcome, "ticket", row.reason)
+                    self.assertEqual(
+                        row.ticket_id.partner_id.email, f"s{n}@other{n}.example"
+                    )
+                reply_row = self.row_of(self.mailbox, reply)
+                if same_conversation:
+                    self.assertEqual(
+                        (reply_row.outcome, reply_row.ticket_id), ("reply", ticket)
+                    )
+                else:
+                    self.assertEqual(reply_row.outcome, "ticket")
+                followers = ticket.message_partner_ids.mapped("email")
+                self.assertFalse(
+                    [f for f in followers if "other" in (f or "")],
+                    "no stranger follows the customer's ticket",
+                )
 
     def _plain(self, subject, sender):
         return (
@@ -256,6 +313,48 @@ class TestRobustness(MailScannerCase):
         self.sync(self.mailbox)
         self.assertEqual(row.state, "done", "Retry imports it once the cause is gone")
 
+    def test_a_run_killed_again_on_an_interrupted_mail_reported_progress(self):
+        """Odoo counts a job run that was killed without reporting progress, for
+        the third time in a row, as a failure of the whole job: the run that
+        records a mail's interruption reports progress before the import."""
+        self.deliver(subject="Poison")
+        real_import = MailImporter.import_mail
+
+        def die_on_poison(importer, row, raw):
+            if b"Poison" in raw:
+                raise SystemExit("worker killed")
+            return real_import(importer, row, raw)
+
+        reported = []
+        with patch.object(MailImporter, "import_mail", die_on_poison):
+            for _kill in range(MAX_INTERRUPTIONS):
+                reported.clear()
+                with contextlib.suppress(SystemExit):
+                    MailboxSync(self.mailbox, progress=reported.append).run()
+        self.assertEqual(reported, [1], "the second killed run had reported progress")
+
+    def test_an_error_outside_the_gateway_guard_costs_one_mail_with_words(self):
+        broken = self.deliver(subject="Broken")
+        after = self.deliver(subject="After the broken one")
+        real_prepared = MailImporter._prepared_mail
+
+        def bug_on_broken(importer, info, raw):
+            if b"Broken" in raw:
+                raise IndexError("list index out of range")
+            return real_prepared(importer, info, raw)
+
+        with (
+            patch.object(MailImporter, "_prepared_mail", bug_on_broken),
+            mute_logger("odoo.addons.mail_scanner_oauth2.sync.protocol"),
+        ):
+            self.sync(self.mailbox)
+        row = self.row_of(self.mailbox, broken)
+        self.assertEqual(row.state, "failed")
+        self.assertEqual(row.interruptions, 0, "not taken for a killed worker")
+        self.assertIn("IndexError: list index out of range", row.reason)
+        self.assertFalse(self.mailbox.last_error)
+        self.assert_running_and_imported(after)
+
     def test_memory_error_in_the_gateway_fails_the_mail_with_words(self):
         poison = self.deliver(subject="Huge")
         good = self.deliver(subject="Small")
@@ -272,6 +371,25 @@ class TestRobustness(MailScannerCase):
         self.assertEqual(row.state, "failed")
         self.assertIn("ran out of memory", row.reason)
         self.assert_running_and_imported(good)
+
+    def test_a_mail_odoo_cannot_read_is_set_aside_at_once(self):
+        """An unknown charset gives the same error on every attempt: said once,
+        not retried five times, and Retry stays possible."""
+        unreadable = self.deliver_raw(
+            b"From: Ivan <ivan@customer.example>\r\nTo: support@contoso.example\r\n"
+            b"Subject: =?x-mac-cyrillic?B?8eXw4uXw?=\r\n"
+            b"Message-ID: <mac-1@customer.example>\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: text/plain; charset=x-mac-cyrillic\r\n\r\n\xf1\xe5\r\n"
+        )
+        after = self.deliver(subject="After it")
+        for _run in range(3):
+            self.sync(self.mailbox)
+        row = self.row_of(self.mailbox, unreadable)
+        if row.state == "failed":  # Odoo may one day read this charset
+            self.assertEqual(row.attempts, 1)
+            self.assertIn("not retried automatically", row.reason)
+            self.assertFalse(row.retry_automatically)
+        self.assert_running_and_imported(after)
 
     def test_an_error_without_words_still_reaches_the_mailbox_with_words(self):
         self.deliver()

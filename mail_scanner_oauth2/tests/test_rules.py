@@ -1,5 +1,7 @@
 # Copyright 2026 mail_scanner_oauth2 developers
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+from lxml import html
+
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
@@ -250,36 +252,171 @@ class TestRules(MailScannerCase):
         self.assertFalse(row.ticket_id)
 
     # -------------------------------------------------------------- Try it
+    def try_it(self, raw_mail):
+        wizard = self.env["mail.scanner.rule.test"].create(
+            {"mailbox_id": self.mailbox.id, "raw_mail": raw_mail}
+        )
+        action = wizard.action_try()
+        self.assertTrue(action["name"], "a dialog without a name is titled 'Odoo'")
+        return wizard.result
+
+    def sections(self, result):
+        """{section title: [(label, value)] for tables, [line] for lists}."""
+        found = {}
+        root = html.fromstring(f"<div>{result}</div>")
+        for title in root.iter("h5"):
+            block = title.getnext()
+            if block.tag == "table":
+                found[title.text_content()] = [
+                    (row[0].text_content(), row[1].text_content())
+                    for row in block.iter("tr")
+                ]
+            else:
+                found[title.text_content()] = [li.text_content() for li in block]
+        return found
+
+    def assert_no_developer_output(self, result):
+        text = html.fromstring(f"<div>{result}</div>").text_content()
+        for fragment in ("{", "}", "(4,", "'", "False", "True", "_id", "x_"):
+            self.assertNotIn(fragment, text)
+
     def test_try_it_wizard(self):
+        self.rule(
+            [{"field": "subject", "operator": "contains", "value": "nothing-like-it"}],
+            name="Never",
+            sequence=1,
+        )
         self.rule(
             [{"field": "subject", "operator": "contains", "value": "boleto"}],
             name="Billing rule",
+            sequence=2,
             team_id=self.billing.id,
+            category_id=self.category.id,
+            tag_ids=[(6, 0, [self.urgent.id])],
+            stop=False,
         )
-        self.env["mail.scanner.extraction"].create(
+        self.rule(
+            [
+                {
+                    "field": "from_domain",
+                    "operator": "equals",
+                    "value": "customer.example",
+                }
+            ],
+            name="Customers are VIP",
+            sequence=3,
+            priority="2",
+            tag_ids=[(6, 0, [self.vip.id])],
+            user_id=self.agent.id,
+        )
+        self.rule([], name="Catch-all", sequence=4, priority="0")
+        self.env["ir.model.fields"].create(
             {
-                "name": "Order",
-                "mailbox_id": self.mailbox.id,
-                "kind": "label",
-                "label": "Pedido",
-                "source": "body",
-                "field_id": self.env.ref(
-                    "helpdesk_mgmt.field_helpdesk_ticket__partner_name"
-                ).id,
+                "name": "x_due_date",
+                "field_description": "Due date",
+                "ttype": "date",
+                "model_id": self.env["ir.model"]._get("helpdesk.ticket").id,
+                "state": "manual",
             }
         )
-        wizard = self.env["mail.scanner.rule.test"].create(
+        for label, field in (("Pedido", "partner_name"), ("Vencimento", "x_due_date")):
+            self.env["mail.scanner.extraction"].create(
+                {
+                    "name": label,
+                    "mailbox_id": self.mailbox.id,
+                    "kind": "label",
+                    "label": label,
+                    "source": "body",
+                    "field_id": self.env["ir.model.fields"]
+                    ._get("helpdesk.ticket", field)
+                    .id,
+                }
+            )
+        result = self.try_it(
+            "From: Ana <ana@customer.example>\n"
+            "Subject: Boleto vencido\n\nPedido: 4471\nVencimento: 05/04/2026\n"
+        )
+        sections = self.sections(result)
+        self.assertEqual(
+            sections["Rules, in order"],
+            [
+                "1. Never: does not match",
+                "2. Billing rule: matches",
+                "3. Customers are VIP: matches",
+                "4. Catch-all: not tried: an earlier rule stops here",
+            ],
+        )
+        self.assertEqual(
+            dict(sections["The new record"]),
             {
-                "mailbox_id": self.mailbox.id,
-                "raw_mail": "From: Ana <ana@customer.example>\n"
-                "Subject: Boleto vencido\n\nPedido: 4471\nObrigada",
-            }
+                "Creates": "Helpdesk Ticket",
+                "Team": "Billing",
+                "Category": "Invoices",
+                "Priority": "High",
+                "Tags": "urgent, vip",
+                "Assigned user": "Agent Carla",
+            },
         )
-        wizard.action_try()
-        self.assertIn("Billing rule: matches", wizard.result)
-        self.assertIn("partner_name = '4471'", wizard.result)
-        wizard.raw_mail = (
-            "From: a@b.example\nAuto-Submitted: auto-replied\nSubject: x\n\nx"
+        self.assertEqual(
+            dict(sections["Complementary fields"]),
+            {"Partner Name": "4471", "Due date": "04/05/2026"},
         )
-        wizard.action_try()
-        self.assertIn("Automatic reply", wizard.result)
+        self.assertIn(("Attachments", "No"), sections["The mail"])
+        self.assert_no_developer_output(result)
+
+    def test_try_it_without_rules_shows_the_mailbox_team(self):
+        result = self.try_it("From: a@b.example\nSubject: Hello\n\nHi")
+        sections = self.sections(result)
+        self.assertEqual(sections["Rules, in order"], ["No rule is defined."])
+        self.assertIn(("Team", self.team.name), sections["The new record"])
+        self.assertEqual(sections["Complementary fields"], ["No value found."])
+        self.assert_no_developer_output(result)
+
+    def test_try_it_names_the_ticket_a_reply_lands_in(self):
+        self.rule(
+            [{"field": "body", "operator": "contains", "value": "urgente"}],
+            name="Urgent replies",
+            priority="3",
+            apply_to_replies=True,
+            stop=False,
+        )
+        self.rule([], name="New only", sequence=20, team_id=self.billing.id)
+        first = self.deliver(subject="Pedido parado", body="Olá")
+        self.sync(self.mailbox)
+        ticket = self.row_of(self.mailbox, first).ticket_id
+        sections = self.sections(
+            self.try_it(
+                "From: Ana <ana@customer.example>\nSubject: RE: Pedido parado\n"
+                f"In-Reply-To: {first.internet_message_id}\n\nAgora é urgente"
+            )
+        )
+        self.assertEqual(
+            sections["Rules, in order"],
+            [
+                "1. Urgent replies: matches",
+                "2. New only: not tried: it applies to new conversations only",
+            ],
+        )
+        self.assertEqual(
+            dict(sections["The reply"]),
+            {"Lands in": ticket.display_name, "Priority": "Very High"},
+        )
+        self.assertNotIn("Complementary fields", sections)
+
+    def test_try_it_ignored(self):
+        self.rule(
+            [{"field": "subject", "operator": "contains", "value": "promo"}],
+            name="Newsletters",
+            action="ignore",
+        )
+        sections = self.sections(self.try_it("From: a@b.example\nSubject: promo\n\nx"))
+        self.assertEqual(
+            sections["Result"], ["The mail is ignored (rule Newsletters)."]
+        )
+        sections = self.sections(
+            self.try_it(
+                "From: a@b.example\nAuto-Submitted: auto-replied\nSubject: x\n\nx"
+            )
+        )
+        self.assertIn("Not imported", sections)
+        self.assertIn("Automatic reply", sections["Not imported"][0])

@@ -40,7 +40,7 @@ class TestSecurity(MailScannerCase):
         fields = app.with_user(self.agent).fields_get()
         self.assertNotIn("client_secret", fields)
         self.assertNotIn("certificate_private_key", fields)
-        self.assertEqual(app.sudo().client_secret, self.graph_app.secret)
+        self.assertEqual(app.sudo().client_secret_value, self.graph_app.secret)
 
     def test_agent_sees_the_ticket(self):
         ticket = self.ledger(self.mailbox).ticket_id

@@ -4,6 +4,7 @@ import base64
 from datetime import datetime, timedelta, timezone
 from unittest.mock import patch
 
+from odoo import fields
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -296,3 +297,27 @@ class TestSync(MailScannerCase):
         self.assertEqual(mailbox.state, "running")
         self.assertFalse(mailbox.last_error)
         self.assertEqual(mailbox.count_done, 1)
+
+    def test_old_log_entries_are_purged_and_never_imported_again(self):
+        """Retention removes old rows of handled mail in batches; failed rows stay;
+        a removed row never makes its mail importable again, even when Graph's
+        delta state expires and the whole folder is listed again."""
+        mailbox = self.create_mailbox(retention_days=30)
+        old, recent = self.deliver(subject="Old one"), self.deliver(subject="New")
+        self.sync(mailbox)
+        failed = self.deliver(subject="Broken")
+        self.sync(mailbox)
+        long_ago = fields.Datetime.now() - timedelta(days=45)
+        rows = self.row_of(mailbox, old) | self.row_of(mailbox, failed)
+        rows.write({"processed_date": long_ago})
+        self.row_of(mailbox, failed).write({"state": "failed"})
+        self.env["mail.scanner.mailbox"]._cron_purge_ledger()
+        self.assertFalse(self.row_of(mailbox, old), "purged")
+        self.assertTrue(self.row_of(mailbox, recent), "kept: recent")
+        self.assertTrue(self.row_of(mailbox, failed), "kept: not resolved")
+        tickets_before = self.env["helpdesk.ticket"].search_count([])
+        self.emu.invalidate_delta_tokens()  # Graph lists the whole folder again
+        self.sync(mailbox)
+        again = self.row_of(mailbox, old)
+        self.assertEqual(again.state, "duplicate", "the Message-ID guard holds")
+        self.assertEqual(self.env["helpdesk.ticket"].search_count([]), tickets_before)

@@ -75,9 +75,19 @@ class MailFacts:
     def _decoded_header(self, name):
         try:
             return str(self.headers.get(name) or "")
-        except (ValueError, TypeError, IndexError):
-            # A header the email package cannot decode is still matched raw.
-            return str(self.headers.get_all(name, [""])[0] or "")
+        except Exception:  # pylint: disable=broad-except
+            # A header the email package cannot decode (``Message-ID:
+            # <[id@domain.com]>`` raises IndexError in its parser; others raise
+            # ValueError, AttributeError, HeaderParseError...) is still matched
+            # raw. Not through get_all(): it parses the same way.
+            return self._raw_header(name)
+
+    def _raw_header(self, name):
+        wanted = name.lower()
+        for key, value in self.headers.raw_items():
+            if key.lower() == wanted:
+                return str(value or "")
+        return ""
 
     @cached_property
     def sender(self):

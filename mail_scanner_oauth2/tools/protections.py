@@ -22,16 +22,41 @@ AUTO_REPLY_SUBJECT = re.compile(
     r"automatische antwort)",
     re.IGNORECASE,
 )
-DSN_SENDERS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon)@", re.IGNORECASE)
-# What non-delivery reports that are not multipart/report call themselves.
-NDR_SUBJECT = re.compile(
-    r"^\s*(undeliverable|undelivered mail|delivery status notification|"
-    r"mail delivery (failed|failure|subsystem)|failure notice|returned mail|"
-    r"delivery failure|message not delivered|delivery has failed|non remis|"
-    r"unzustellbar|n[aã]o (é|e) poss[ií]vel entregar|mensagem n[aã]o entregue|"
-    r"no se puede entregar|mensaje no entregado)",
+# Mailboxes of mail systems, never of a person: what they send is a report.
+MTA_SENDERS = re.compile(
+    r"^(mailer-daemon|mail-daemon|mailer_daemon|mdaemon)@", re.IGNORECASE
+)
+# Who sends non-delivery reports: the MTA's own mailboxes, or nobody (the null
+# envelope sender <> of RFC 5321 section 4.5.5). postmaster@ is also a person's role
+# address: it counts only with a failure report's subject.
+DSN_SENDERS = re.compile(
+    r"^(mailer-daemon|mail-daemon|postmaster|mdaemon|ndr|mail\.delivery\.system|"
+    r"mailer_daemon|mail\.delivery|maildelivery|bounce[sd]?)@",
     re.IGNORECASE,
 )
+# What non-delivery reports that are not multipart/report call themselves.
+NDR_SUBJECT = re.compile(
+    r"^\s*(\[postmaster\]\s*)?(undeliver|undelivered|non-?delivery|"
+    r"delivery (status|report|failure|problem|notification|has failed)|"
+    r"(e-?mail|mail|message) (delivery (failed|failure|problem|subsystem|warning)|"
+    r"not delivered|"
+    r"could not be delivered|failed)|"
+    r"returned mail|failure notice|failure delivery|failed mail|mail error|"
+    r"permanent delivery failure|delayed mail|warning: message .{0,40}"
+    r"(delayed|not yet been delivered)|your message to .{0,80} could not be delivered|"
+    r"non remis|unzustellbar|n[aã]o (é|e) poss[ií]vel entregar|"
+    r"mensagem n[aã]o entregue|no se puede entregar|mensaje no entregado)",
+    re.IGNORECASE,
+)
+# Phrases of machine-written failure reports, looked for in the mail's first bytes.
+NDR_TEXT = re.compile(
+    rb"(diagnostic-code|final-recipient|permanent fatal error|delivery to the "
+    rb"following recipient|could not be delivered|was not delivered|this is an "
+    rb"automatically generated|user unknown|unknown user|mailbox unavailable|"
+    rb"recipient address rejected|host unknown|\b5\.\d\.\d{1,3}\b|\b55[0-4][ -])",
+    re.IGNORECASE,
+)
+NDR_TEXT_WINDOW = 64 * 1024
 
 
 def auto_reply_reason(facts):
@@ -47,6 +72,9 @@ def auto_reply_reason(facts):
             return f"{name} header"
     if _is_read_receipt(facts):
         return "read receipt (disposition-notification)"
+    feedback = feedback_report_reason(facts)
+    if feedback:
+        return feedback
     if AUTO_REPLY_SUBJECT.match(facts.subject):
         return f"subject '{facts.subject[:80]}'"
     return None
@@ -54,17 +82,35 @@ def auto_reply_reason(facts):
 
 def delivery_failure_reason(facts):
     """Why this mail is a non-delivery report (bounce), judged by what it is: its
-    structure or a delivery-failure header, not its sender alone."""
+    structure, a delivery-failure header, or a failure report's subject coming from
+    a mail system (its null sender, or a text written by one): never by a
+    postmaster@ or MAILER-DAEMON sender alone."""
     if facts.content_type == "multipart/report":
-        if facts.content_param("report-type") == "delivery-status":
-            return "multipart/report; report-type=delivery-status"
+        report_type = facts.content_param("report-type")
+        if report_type in ("delivery-status", ""):
+            return f"multipart/report; report-type={report_type or '(none)'}"
     if facts.content_type == "message/delivery-status":
         return "message/delivery-status"
     if facts.header("X-Failed-Recipients").strip():
         return "X-Failed-Recipients header"
-    if DSN_SENDERS.match(facts.sender) and NDR_SUBJECT.match(facts.subject):
-        return f"sent by {facts.sender}, subject '{facts.subject[:80]}'"
+    if MTA_SENDERS.match(facts.sender):
+        return f"sent by the mail system {facts.sender}"
+    if not NDR_SUBJECT.match(facts.subject):
+        return None
+    subject = facts.subject[:80]
+    if DSN_SENDERS.match(facts.sender) or _null_sender(facts):
+        return f"sent by {facts.sender or '<>'}, subject '{subject}'"
+    if NDR_TEXT.search(facts.raw[:NDR_TEXT_WINDOW]):
+        return f"a failure report's subject and text: '{subject}'"
     return None
+
+
+def _null_sender(facts):
+    return (
+        facts.header("Return-Path").strip() == "<>"
+        or not facts.sender
+        or facts.header("From").strip().endswith("<>")
+    )
 
 
 def no_auto_answer_reason(facts):
@@ -87,3 +133,11 @@ def _is_read_receipt(facts):
         facts.content_type == "multipart/report"
         and facts.content_param("report-type") == "disposition-notification"
     )
+
+
+def feedback_report_reason(facts):
+    """An abuse or feedback report (ARF, RFC 5965): a machine's message, no ticket."""
+    if facts.content_type == "multipart/report":
+        if facts.content_param("report-type") == "feedback-report":
+            return "multipart/report; report-type=feedback-report"
+    return None

@@ -1,0 +1,575 @@
+# Copyright 2026 mail_scanner_oauth2 developers
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Microsoft Graph change notifications (webhooks) of one mailbox, seen from Odoo.
+
+A notification only wakes the scanner: its content is never trusted nor imported,
+the next delta round of the mailbox does the work (sync/protocol.py). So a forged
+notification can at worst cause one extra delta round, and a lost one only delays
+mail until the next poll: polling stays the safety net (every minute without
+notifications, every HEALTHY_POLL while they are live).
+
+One record per mailbox holds the Graph subscription (id, clientState secret, expiry),
+why there is none (no public https address, Graph refused), and the "woken" mark: the
+moment a notification asked for a sync that has not started yet. The mark makes a
+burst of notifications start one run of the scheduled job, not one per notification.
+
+Graph calls (subscribe, renew, delete) happen in the scheduled job, never in the
+notification endpoint: Graph validates the endpoint while it subscribes, and the
+endpoint must answer within seconds.
+"""
+
+import contextlib
+import hmac
+import ipaddress
+import logging
+import secrets
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from psycopg2 import errors as pg_errors
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from .. import texts
+from ..graph import errors as graph_errors
+from ..graph.subscriptions import (
+    MailSubscriptions,
+    client_state_matches,
+    folder_resource,
+)
+
+_logger = logging.getLogger(__name__)
+
+NOTIFY_ROUTE = "/mail_scanner_oauth2/notify/%s"
+LIFECYCLE_ROUTE = "/mail_scanner_oauth2/lifecycle/%s"
+# "1": accept http:// and loopback addresses as notification addresses. Microsoft
+# Graph never calls such an address: only for the local Graph emulator (tests, the
+# sandbox, benchmarks).
+PARAM_ALLOW_LOCAL = "mail_scanner_oauth2.notification_allow_local"
+# Subscriptions to mail live at most 10,080 minutes (7 days); they are renewed when
+# less than this is left, i.e. about every four days, so a few failed renewals in a
+# row still leave days to notice and fix the cause.
+RENEW_BEFORE = timedelta(days=3)
+# After Graph refused a subscription, it is asked again this much later.
+RETRY_AFTER = timedelta(hours=1)
+# While notifications are live a mailbox is still polled this often.
+HEALTHY_POLL = timedelta(minutes=15)
+# A mark older than this whose run never started (a lost trigger) is sent again.
+WOKEN_STALE_SECONDS = 30
+# Host names that never reach this Odoo from the internet.
+LOCAL_SUFFIXES = (".localhost", ".local", ".localdomain", ".internal", ".lan", ".home")
+# States in which a mailbox is scanned (and may be notified).
+SCANNED_STATES = ("running", "error")
+
+
+def address_problem(url, allow_local=False):
+    """Why Microsoft Graph could not call `url`, or None when it may: Graph only
+    calls https addresses on the internet."""
+    parts = urlsplit(url or "")
+    host = (parts.hostname or "").lower()
+    if not host or parts.scheme not in ("http", "https"):
+        return "not a web address"
+    if allow_local:
+        return None
+    if parts.scheme != "https":
+        return "not https"
+    if host == "localhost" or host.endswith(LOCAL_SUFFIXES) or "." not in host:
+        return "a local name"
+    with contextlib.suppress(ValueError):
+        if not ipaddress.ip_address(host).is_global:
+            return "a private address"
+    return None
+
+
+class MailScannerSubscription(models.Model):
+    _name = "mail.scanner.subscription"
+    _description = "Mail Scanner change notifications"
+    _rec_name = "mailbox_id"
+
+    mailbox_id = fields.Many2one(
+        "mail.scanner.mailbox", required=True, ondelete="cascade", index=True
+    )
+    company_id = fields.Many2one(related="mailbox_id.company_id", store=True)
+    state = fields.Selection(
+        [
+            ("pending", "Being set up"),
+            ("live", "Live"),
+            ("unavailable", "Polling only: no public address"),
+            ("failed", "Polling only: not accepted by Microsoft Graph"),
+            ("off", "Off"),
+        ],
+        required=True,
+        default="pending",
+    )
+    graph_id = fields.Char(string="Subscription ID", copy=False)
+    # The app that created the subscription: only it may renew or delete it.
+    app_id = fields.Many2one("mail.scanner.azure.app", ondelete="set null")
+    client_state = fields.Char(groups="base.group_system", copy=False)
+    resource = fields.Char(help="What Microsoft Graph watches: one folder's messages.")
+    notification_url = fields.Char()
+    expiration = fields.Datetime()
+    error_key = fields.Char()
+    error_params = fields.Json()
+    next_attempt = fields.Datetime()
+    renew_requested = fields.Boolean(
+        help="Microsoft Graph asked for a reauthorization (lifecycle event)."
+    )
+    woken_at = fields.Datetime(
+        help="A notification asked for a sync that has not started yet."
+    )
+    last_notification = fields.Datetime(
+        help="When a notification last woke the scanner."
+    )
+    checked_at = fields.Datetime(
+        help="When Microsoft Graph last confirmed that the subscription exists."
+    )
+
+    _sql_constraints = [
+        ("mailbox_uniq", "unique(mailbox_id)", "One subscription per mailbox.")
+    ]
+
+    # ------------------------------------------------------------------ seams
+    def _commit(self):
+        """Commits one step of the scheduled job. Tests replace this seam."""
+        self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    def _rollback(self):
+        """Drops a failed step of the scheduled job. Tests replace this seam."""
+        self.env.cr.rollback()  # pylint: disable=invalid-commit
+
+    # ------------------------------------------------------------ per mailbox
+    @api.model
+    def _of(self, mailboxes):
+        """The records of these mailboxes, created when missing."""
+        existing = self.sudo().search([("mailbox_id", "in", mailboxes.ids)])
+        missing = mailboxes - existing.mailbox_id
+        if missing:
+            existing |= self.sudo().create(
+                [{"mailbox_id": mailbox.id} for mailbox in missing]
+            )
+        return existing
+
+    def _wanted(self):
+        """(what the subscription of this mailbox must be, or the reason there can
+        be none as (key, params))."""
+        self.ensure_one()
+        mailbox = self.mailbox_id
+        base = mailbox._notification_base_url()
+        allow_local = (
+            self.env["ir.config_parameter"].sudo().get_param(PARAM_ALLOW_LOCAL) == "1"
+        )
+        if address_problem(base, allow_local):
+            return None, ("notification_no_public_address", {"url": base or "-"})
+        wanted = {
+            "app_id": mailbox.app_id.id,
+            "resource": folder_resource(mailbox.address, mailbox._folder_graph_id()),
+            "notification_url": base + NOTIFY_ROUTE % mailbox.id,
+        }
+        return wanted, None
+
+    def _matches(self, wanted):
+        return bool(wanted) and (
+            self.app_id.id,
+            self.resource,
+            self.notification_url,
+        ) == (wanted["app_id"], wanted["resource"], wanted["notification_url"])
+
+    def _reconcile(self, retry=False):
+        """After a change of the mailbox (started, stopped, another app, folder,
+        address or public address): drops a subscription that no longer fits and
+        lets the scheduled job make the right one. retry: ask Graph again now even
+        after a refusal."""
+        for sub in self:
+            mailbox = sub.mailbox_id
+            if mailbox.state not in SCANNED_STATES:
+                if sub.graph_id or sub.state != "off":
+                    sub._drop()
+                continue
+            wanted, _problem = sub._wanted()
+            changed = False
+            if sub.graph_id and not sub._matches(wanted):
+                sub._drop()
+                changed = True
+            if sub.state == "off" or (retry and sub.state != "live"):
+                sub.write({"state": "pending", "next_attempt": False})
+                changed = True
+            if changed:
+                mailbox._trigger_sync()
+
+    def _drop(self):
+        """Deletes the Graph subscription (when there is one) and forgets it."""
+        self.ensure_one()
+        if self.graph_id and self.app_id:
+            try:
+                MailSubscriptions(self.app_id._graph_client()).delete(
+                    self.graph_id, mailbox=self.mailbox_id.address
+                )
+            except (graph_errors.GraphError, UserError) as exc:
+                # It expires by itself within days; its notifications are ignored.
+                _logger.warning(
+                    "Mail Scanner: could not delete the change-notification "
+                    "subscription of %s (%s); it expires by itself",
+                    self.mailbox_id.address,
+                    type(exc).__name__,
+                )
+        self.write(
+            {
+                "state": "off",
+                "graph_id": False,
+                "client_state": False,
+                "expiration": False,
+                "error_key": False,
+                "error_params": False,
+                "renew_requested": False,
+                "next_attempt": False,
+            }
+        )
+
+    # ------------------------------------------------------- scheduled upkeep
+    @api.model
+    def _cron_maintain(self):
+        """Creates, renews, re-creates and deletes subscriptions as needed; runs
+        at the start of every run of the scanner's scheduled job. Never raises."""
+        Mailbox = self.env["mail.scanner.mailbox"].sudo()
+        stale = self.sudo().search(
+            [("graph_id", "!=", False), ("mailbox_id.state", "not in", SCANNED_STATES)]
+        )
+        scanned = Mailbox.search([("state", "in", SCANNED_STATES)])
+        subs = stale | self._of(scanned)
+        self._commit()
+        for sub in subs:
+            address = sub.mailbox_id.address
+            try:
+                sub._maintain()
+            except pg_errors.SerializationFailure:
+                # A notification updated this row meanwhile: next run.
+                self._rollback()
+                _logger.info("Mail Scanner: notifications of %s: next run", address)
+            except Exception:  # pylint: disable=broad-except
+                self._rollback()
+                _logger.exception("Mail Scanner: notifications of %s", address)
+            self._commit()
+
+    def _maintain(self):
+        self.ensure_one()
+        if self.mailbox_id.state not in SCANNED_STATES:
+            self._drop()
+            return
+        wanted, problem = self._wanted()
+        if problem:
+            if self.graph_id:
+                self._drop()
+            self._set_unavailable(problem)
+            return
+        now = fields.Datetime.now()
+        if self.graph_id and (
+            not self._matches(wanted) or not self.expiration or self.expiration <= now
+        ):
+            self._drop()
+        if self.state == "live":
+            due = self.renew_requested or self.expiration - now < RENEW_BEFORE
+            if due and (not self.next_attempt or self.next_attempt <= now):
+                self._renew(wanted)
+            elif not self.checked_at or self.checked_at <= now - HEALTHY_POLL:
+                self._check_exists(wanted)
+            return
+        if self.state == "failed" and self.next_attempt and self.next_attempt > now:
+            return
+        self._subscribe(wanted)
+
+    def _set_unavailable(self, problem):
+        key, params = problem
+        if (self.state, self.error_key, self.error_params) != (
+            "unavailable",
+            key,
+            params,
+        ):
+            self.write(
+                {"state": "unavailable", "error_key": key, "error_params": params}
+            )
+
+    def _subscribe(self, wanted):
+        mailbox = self.mailbox_id
+        # Graph calls back while it subscribes: no transaction (and no snapshot a
+        # notification could make stale) stays open across the call.
+        self._commit()
+        secret = secrets.token_urlsafe(48)  # 64 characters; Graph allows 128
+        lifecycle_url = mailbox._notification_base_url() + LIFECYCLE_ROUTE % mailbox.id
+        try:
+            created = MailSubscriptions(mailbox.app_id._graph_client()).subscribe(
+                mailbox.address,
+                mailbox._folder_graph_id(),
+                wanted["notification_url"],
+                secret,
+                lifecycle_url=lifecycle_url,
+            )
+        except (graph_errors.GraphError, UserError) as exc:
+            self._refused(exc, "failed")
+            return
+        self.write(
+            dict(
+                wanted,
+                state="live",
+                graph_id=created.id,
+                client_state=secret,
+                expiration=_naive(created.expiration),
+                error_key=False,
+                error_params=False,
+                next_attempt=False,
+                renew_requested=False,
+                checked_at=fields.Datetime.now(),
+            )
+        )
+        _logger.info(
+            "Mail Scanner: change notifications live for %s until %s",
+            mailbox.address,
+            self.expiration,
+        )
+        # Mail that arrived before the subscription existed: a delta round now.
+        self._wake()
+
+    def _renew(self, wanted):
+        mailbox = self.mailbox_id
+        self._commit()  # see _subscribe
+        try:
+            renewed = MailSubscriptions(self.app_id._graph_client()).renew(
+                self.graph_id, mailbox=mailbox.address
+            )
+        except graph_errors.SubscriptionNotFound:
+            self._drop()
+            self._subscribe(wanted)
+            return
+        except (graph_errors.GraphError, UserError) as exc:
+            self._refused(exc, "live")
+            return
+        self.write(
+            {
+                "expiration": _naive(renewed.expiration),
+                "checked_at": fields.Datetime.now(),
+                "renew_requested": False,
+                "error_key": False,
+                "error_params": False,
+                "next_attempt": False,
+            }
+        )
+
+    def _check_exists(self, wanted):
+        """A subscription Graph lost without telling (no subscriptionRemoved
+        event reached Odoo) would leave the mailbox polled only every
+        HEALTHY_POLL: asked at that pace, and made again when it is gone."""
+        self._commit()  # see _subscribe
+        try:
+            found = MailSubscriptions(self.app_id._graph_client()).get(
+                self.graph_id, mailbox=self.mailbox_id.address
+            )
+        except (graph_errors.GraphError, UserError):
+            found = True  # cannot tell now: asked again next time
+        if found is None:
+            _logger.info(
+                "Mail Scanner: the change-notification subscription of %s is gone; "
+                "making a new one",
+                self.mailbox_id.address,
+            )
+            self._drop()
+            self._subscribe(wanted)
+            return
+        self.checked_at = fields.Datetime.now()
+
+    def _refused(self, exc, state):
+        if isinstance(exc, UserError):
+            key, params = "user_error", {"text": exc.args[0]}
+        else:
+            key, params = exc.key, dict(exc.params)
+        _logger.warning(
+            "Mail Scanner: change notifications of %s: %s",
+            self.mailbox_id.address,
+            texts.render(self.env(context={"lang": "en_US"}), key, params),
+        )
+        self.write(
+            {
+                "state": state,
+                "error_key": key,
+                "error_params": params,
+                "next_attempt": fields.Datetime.now() + RETRY_AFTER,
+            }
+        )
+
+    # ----------------------------------------------------------- the screens
+    def _message(self):
+        """What the mailbox form says, in the reader's language."""
+        self.ensure_one()
+        env = self.env
+        reason = self.error_key and {"key": self.error_key, "params": self.error_params}
+        until = self.expiration and fields.Datetime.to_string(
+            fields.Datetime.context_timestamp(self, self.expiration)
+        )
+        if self.state == "live" and reason:
+            params = {"until": until, "reason": reason}
+            return texts.render(env, "notification_renewal_failed", params)
+        if self.state == "live":
+            minutes = int(HEALTHY_POLL.total_seconds() // 60)
+            return texts.render(
+                env, "notification_live", {"until": until, "minutes": minutes}
+            )
+        if self.state == "unavailable" and reason:
+            return texts.render(env, self.error_key, self.error_params)
+        if self.state == "failed" and reason:
+            return texts.render(env, "notification_failed", {"reason": reason})
+        if self.state == "off":
+            return texts.render(env, "notification_off")
+        return texts.render(env, "notification_pending")
+
+    # ---------------------------------------------------- waking the scanner
+    def _wake(self):
+        """Marks these mailboxes as having news: their next run scans them."""
+        if self:
+            self.env.cr.execute(
+                "UPDATE mail_scanner_subscription SET woken_at = now() at time zone "
+                "'UTC' WHERE id IN %s",
+                (tuple(self.ids),),
+            )
+            self.invalidate_recordset(["woken_at"])
+
+    def _wake_once(self):
+        """Marks the mailbox unless it is marked already; True when this call set the
+        mark (the caller then triggers the job). A mark older than
+        WOKEN_STALE_SECONDS counts as lost."""
+        self.ensure_one()
+        self.env.cr.execute(
+            """UPDATE mail_scanner_subscription
+                  SET woken_at = now() at time zone 'UTC',
+                      last_notification = now() at time zone 'UTC'
+                WHERE id = %s
+                  AND (woken_at IS NULL OR woken_at
+                       < now() at time zone 'UTC' - %s * interval '1 second')
+            RETURNING id""",
+            (self.id, WOKEN_STALE_SECONDS),
+        )
+        woken = bool(self.env.cr.fetchall())
+        self.invalidate_recordset(["woken_at", "last_notification"])
+        return woken
+
+    @api.model
+    def _due(self, mailboxes):
+        """The mailboxes among these that this run scans. Notified mailboxes are
+        scanned when woken, when mail is still pending, after a failed run, or
+        every HEALTHY_POLL; the others every run. Clears the marks of those it
+        returns."""
+        subs = self.sudo().search([("mailbox_id", "in", mailboxes.ids)])
+        now = fields.Datetime.now()
+        with_pending = {
+            mailbox.id
+            for [mailbox] in self.env["mail.scanner.message"]
+            .sudo()
+            ._read_group(
+                [("mailbox_id", "in", mailboxes.ids), ("state", "=", "pending")],
+                ["mailbox_id"],
+            )
+        }
+        quiet = subs.filtered(
+            lambda s: (
+                s.state == "live"
+                and s.mailbox_id.state == "running"
+                and not s.mailbox_id.failure_streak
+                and s.expiration
+                and s.expiration > now
+                and not s.woken_at
+                and s.mailbox_id.last_sync
+                and s.mailbox_id.last_sync > now - HEALTHY_POLL
+                and s.mailbox_id.id not in with_pending
+            )
+        ).mailbox_id
+        subs.filtered(lambda s: s.mailbox_id not in quiet)._clear_marks()
+        return mailboxes - quiet
+
+    def _clear_marks(self):
+        marked = self.filtered("woken_at")
+        if not marked:
+            return
+        try:
+            # The cron's snapshot may predate a notification that set a mark
+            # meanwhile: PostgreSQL then refuses the update. The mark simply
+            # stays, and the end of the run sees it and runs again.
+            with self.env.cr.savepoint():
+                self.env.cr.execute(
+                    "UPDATE mail_scanner_subscription SET woken_at = NULL "
+                    "WHERE id IN %s",
+                    (tuple(marked.ids),),
+                    log_exceptions=False,
+                )
+        except pg_errors.SerializationFailure:
+            _logger.debug("Mail Scanner: a notification came meanwhile, run again")
+        marked.invalidate_recordset(["woken_at"])
+        # Committed at once: a notification must never wait for this row lock.
+        self._commit()
+
+    @api.model
+    def _woken_count(self):
+        """How many scanned mailboxes were woken and not scanned since."""
+        self.env.cr.execute(
+            """SELECT count(*) FROM mail_scanner_subscription s
+                 JOIN mail_scanner_mailbox m ON m.id = s.mailbox_id
+                WHERE s.woken_at IS NOT NULL AND m.state IN %s""",
+            (SCANNED_STATES,),
+        )
+        return self.env.cr.fetchone()[0]
+
+    # ------------------------------------------------- the endpoint's side
+    @api.model
+    def _receive(self, mailbox_id, notifications):
+        """Acts on notifications POSTed for a mailbox; returns how many were
+        accepted. A notification counts only when it names this mailbox's
+        subscription and carries its clientState (both compared in constant time);
+        the rest is ignored, and the caller answers the same either way."""
+        sub = self.sudo().search([("mailbox_id", "=", mailbox_id)], limit=1)
+        accepted = [n for n in notifications if sub._authentic(n)]
+        if len(accepted) < len(notifications):
+            _logger.info(
+                "Mail Scanner: ignored %s of %s change notifications for mailbox "
+                "%s (unknown subscription or wrong clientState)",
+                len(notifications) - len(accepted),
+                len(notifications),
+                mailbox_id,
+            )
+        if not accepted:
+            return 0
+        wake = False
+        for notification in accepted:
+            if notification.needs_reauthorization:
+                sub.renew_requested = True
+                wake = True  # runs the job, which renews
+            if notification.needs_new_subscription:
+                # Graph removed it: the job creates it again, then catches up.
+                sub.write(
+                    {
+                        "state": "pending",
+                        "graph_id": False,
+                        "client_state": False,
+                        "expiration": False,
+                    }
+                )
+            wake = wake or notification.needs_catch_up or not notification.is_lifecycle
+        if wake and sub._wake_once():
+            self._trigger_job()
+        return len(accepted)
+
+    @api.model
+    def _trigger_job(self):
+        """Runs the scanner's scheduled job as soon as a cron worker is free."""
+        self.env.ref("mail_scanner_oauth2.ir_cron_mail_scanner_sync").sudo()._trigger()
+
+    def _authentic(self, notification):
+        if not self or not self.graph_id or self.mailbox_id.state not in SCANNED_STATES:
+            return False
+        same_id = hmac.compare_digest(
+            self.graph_id.encode(), notification.subscription_id.encode()
+        )
+        return client_state_matches(self.client_state, notification.client_state) and (
+            same_id
+        )
+
+
+def _naive(moment):
+    """An aware UTC datetime as Odoo stores it (naive UTC, whole seconds)."""
+    return moment and moment.replace(tzinfo=None, microsecond=0)
