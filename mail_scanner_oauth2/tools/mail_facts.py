@@ -121,7 +121,9 @@ class MailFacts:
 
     @cached_property
     def message(self):
-        return email.message_from_bytes(self.raw, policy=email.policy.default)
+        # compat32: the same parts as the gateway's parse, without the header
+        # objects a modern policy builds at every header read (most of the cost).
+        return email.message_from_bytes(self.raw, policy=email.policy.compat32)
 
     @cached_property
     def body(self):
@@ -139,10 +141,11 @@ class MailFacts:
             kind = part.get_content_type()
             if kind not in ("text/plain", "text/html"):
                 continue
+            payload = part.get_payload(decode=True) or b""
             try:
-                content = part.get_content()
+                # What get_content() gives for text (email.contentmanager).
+                content = payload.decode(part.get_content_charset("ascii"), "replace")
             except (LookupError, ValueError, AssertionError):
-                payload = part.get_payload(decode=True) or b""
                 content = payload.decode("utf-8", "replace")
             if kind == "text/plain" and not plain:
                 plain = content
