@@ -546,7 +546,13 @@ class Bench:
             f"({len(self.tickets[key])} tickets; odoo cpu {out['cpu']:.1f}s, main "
             f"thread {out['main_cpu']:.1f}s; machine busy "
             f"{out['busy_cores'] or 0:.2f} cores; {out['sql']} SQL statements = "
-            f"{out['sql'] / mails:.1f} per mail)"
+            f"{out['sql'] / mails:.1f} per mail"
+            + (
+                f"; emulator cpu {out['emulator_cpu']:.1f}s"
+                if "emulator_cpu" in out
+                else ""
+            )
+            + ")"
         )
         if not self.args.keep:
             oe.drop_database(db)
@@ -594,7 +600,10 @@ class Bench:
                 oe.log(f"{key}: supervisor set-up {set_up}")
             env = {"MSO_PROFILE": profile} if profile else {}
             env.update(self.sites_env(key, profile))
+            # The emulator runs in this process: its CPU is on the same cores.
+            emulator_cpu = time.process_time()
             (out,) = oe.odoo_shell(db, SCANNER_SCRIPT, env=env, timeout=900)
+            out["emulator_cpu"] = time.process_time() - emulator_cpu
         finally:
             emu.port = real_port
         if out["remaining"] or out["state"] != "running":
