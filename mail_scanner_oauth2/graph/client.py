@@ -29,6 +29,8 @@ SIZE_EXPAND = f"singleValueExtendedProperties($filter=id eq '{MESSAGE_SIZE_PROPE
 # MIME adds up to at most BATCH_BYTES. A mail of unknown size counts as large.
 STREAM_ABOVE_BYTES = 2 * 1024 * 1024
 BATCH_BYTES = 8 * 1024 * 1024
+# Downloaded mail waiting to be imported, at most (one larger mail still passes).
+READ_AHEAD_BYTES = 2 * BATCH_BYTES
 # Bytes held in memory while streaming a download, beyond which it spills to disk.
 SPOOL_BYTES = 1024 * 1024
 DELTA_SELECT = (

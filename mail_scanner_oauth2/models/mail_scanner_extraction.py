@@ -278,39 +278,22 @@ class MailScannerExtraction(models.Model):
             view.update_field_translations("arch_db", translations)
 
     # ------------------------------------------------------------ extracting
-    def _texts(self, facts):
-        if self.source == "subject":
-            return [facts.subject]
-        if self.source == "body":
-            return [facts.body]
-        return [facts.subject, facts.body]
-
-    def _raw_values(self, facts):
-        """{field name: raw text} found by this extraction in the mail."""
-        self.ensure_one()
-        for text in self._texts(facts):
-            if self.kind == "label":
-                match = re.search(
-                    r"^[ \t>*]*%s[ \t]*[:=][ \t]*(?P<value>[^\r\n]*?)[ \t]*$"
-                    % re.escape(self.label.strip()),
-                    text or "",
-                    re.IGNORECASE | re.MULTILINE,
-                )
-                if match:
-                    return {self.field_id.name: match.group("value")}
-            else:
-                match = re.search(self.pattern, text or "", re.IGNORECASE)
-                if match:
-                    found = match.groupdict()
-                    return {k: v for k, v in found.items() if v is not None}
-        return {}
+    def _compile(self):
+        """The active extractions as plain objects, patterns compiled once."""
+        return [
+            CompiledExtraction(extraction) for extraction in self.filtered("active")
+        ]
 
     @api.model
     def _extract_all(self, extractions, facts, model="helpdesk.ticket"):
         """(values to write, [why a value was left out]) for one mail."""
+        return self._extract_compiled(extractions._compile(), facts, model)
+
+    @api.model
+    def _extract_compiled(self, compiled, facts, model="helpdesk.ticket"):
         values, problems = {}, []
-        for extraction in extractions.filtered("active"):
-            for name, raw in extraction._raw_values(facts).items():
+        for extraction in compiled:
+            for name, raw in extraction.raw_values(facts).items():
                 field = self.env[model]._fields.get(name)
                 if field is None:
                     continue
@@ -414,3 +397,49 @@ class MailScannerExtraction(models.Model):
         if len(found) > 1:
             raise ConversionError(self.env._("several records have that name"))
         return found.id
+
+
+class CompiledExtraction:
+    """One extraction as plain values, its pattern compiled once."""
+
+    def __init__(self, extraction):
+        self.source = extraction.source
+        self.label = extraction.kind == "label"
+        self.error = None
+        self.field_name = extraction.field_id.name
+        try:
+            if self.label:
+                self.pattern = re.compile(
+                    r"^[ \t>*]*%s[ \t]*[:=][ \t]*(?P<value>[^\r\n]*?)[ \t]*$"
+                    % re.escape((extraction.label or "").strip()),
+                    re.IGNORECASE | re.MULTILINE,
+                )
+            else:
+                self.pattern = re.compile(extraction.pattern or "", re.IGNORECASE)
+        except re.error as exc:
+            # Refused when saved; an older one fails the mails it is tried on.
+            self.error = exc
+
+    def reads_body(self):
+        return self.source in ("body", "both")
+
+    def _texts(self, facts):
+        if self.source == "subject":
+            return [facts.subject]
+        if self.source == "body":
+            return [facts.body]
+        return [facts.subject, facts.body]
+
+    def raw_values(self, facts):
+        """{field name: raw text} found by this extraction in the mail."""
+        if self.error:
+            raise self.error
+        for text in self._texts(facts):
+            match = self.pattern.search(text or "")
+            if not match:
+                continue
+            if self.label:
+                return {self.field_name: match.group("value")}
+            found = match.groupdict()
+            return {k: v for k, v in found.items() if v is not None}
+        return {}

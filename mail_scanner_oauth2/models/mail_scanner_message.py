@@ -210,24 +210,54 @@ class MailScannerMessage(models.Model):
             (self.id,),
         )
         locked = bool(self.env.cr.fetchone())
-        self.invalidate_recordset()
+        self.invalidate_recordset(["state"])
         return locked
 
-    def _was_interrupted(self):
-        """An earlier import of this mail started and never recorded an outcome."""
-        return bool(self.import_started)
+    def _lock_and_count_attempt(self):
+        """Locks this row and counts the attempt before it runs (the caller
+        commits it, so an import that kills the worker is still counted), in one
+        statement. Returns (interruptions, attempts), both this one included (an
+        attempt that started and never recorded an outcome was interrupted); None
+        when another run holds the row or finished it.
 
-    def _start_attempt(self):
-        """Counts the attempt before it runs (the caller commits it), so an import
-        that kills the worker is still counted."""
-        interrupted = self._was_interrupted()
-        self.write(
-            {
-                "attempts": self.attempts + 1,
-                "interruptions": self.interruptions + (1 if interrupted else 0),
-                "import_started": fields.Datetime.now(),
-            }
+        The commit of the attempt does not wait for the disk (it would double the
+        disk flushes of an import): PostgreSQL has it the moment it answers, so a
+        worker killed afterwards cannot undo it; only a crash of the database
+        server itself within a fraction of a second could, and then the mail is
+        simply tried once more."""
+        self.ensure_one()
+        self.flush_recordset()
+        self.env.cr.execute(
+            """SET LOCAL synchronous_commit TO OFF;
+               UPDATE mail_scanner_message m
+                  SET attempts = COALESCE(m.attempts, 0) + 1,
+                      interruptions = COALESCE(m.interruptions, 0)
+                          + (m.import_started IS NOT NULL)::int,
+                      import_started = %s, write_date = %s, write_uid = %s
+                 FROM (SELECT id FROM mail_scanner_message
+                        WHERE id = %s AND state IN ('pending', 'failed')
+                          FOR NO KEY UPDATE SKIP LOCKED) free
+                WHERE m.id = free.id
+            RETURNING m.interruptions, m.attempts""",
+            (
+                fields.Datetime.now(),
+                fields.Datetime.now(),
+                self.env.uid,
+                self.id,
+            ),
         )
+        found = self.env.cr.fetchone()
+        self.invalidate_recordset(
+            [
+                "state",
+                "attempts",
+                "interruptions",
+                "import_started",
+                "write_date",
+                "write_uid",
+            ]
+        )
+        return tuple(found) if found else None
 
     def _finish(self, state, key=None, params=None, **values):
         """Records the outcome of the attempt (in the import's own transaction)."""

@@ -59,28 +59,24 @@ class MailScannerRule(models.Model):
         return targets
 
     # -------------------------------------------------------------- matching
-    def _matches(self, facts):
-        self.ensure_one()
-        if not self.condition_ids:
-            return True  # a rule without conditions catches everything
-        results = (condition._holds(facts) for condition in self.condition_ids)
-        return all(results) if self.match == "all" else any(results)
+    def _compile(self):
+        """The active rules in order, as plain objects: read once for a whole run
+        (after each commit Odoo's cache is empty), patterns compiled once."""
+        return CompiledRules(
+            [
+                CompiledRule(rule)
+                for rule in self.filtered("active").sorted(lambda r: (r.sequence, r.id))
+            ]
+        )
 
     def _decide(self, facts, is_reply):
-        """Tries the rules in order; returns what the matching ones ask for."""
-        decision = RuleDecision()
-        for rule in self.filtered("active").sorted(lambda r: (r.sequence, r.id)):
-            if is_reply and not rule.apply_to_replies:
-                continue
-            if not rule._matches(facts):
-                continue
-            decision.matched.append(rule)
-            if rule.action == "ignore":
-                decision.ignore_rule = rule
-                break
-            decision.add(rule)
-            if rule.stop:
-                break
+        """Tries the rules in order; returns what the matching ones ask for, the
+        matched rules as records (for the screens that show them)."""
+        decision = self._compile().decide(facts, is_reply)
+        by_id = {rule.id: rule for rule in self}
+        decision.matched = [by_id[rule.id] for rule in decision.matched]
+        if decision.ignore_rule:
+            decision.ignore_rule = by_id[decision.ignore_rule.id]
         return decision
 
     def _ticket_values(self):
@@ -92,6 +88,60 @@ class MailScannerRule(models.Model):
         if self.priority:
             values["priority"] = self.priority
         return values
+
+
+class CompiledRule:
+    """One rule's conditions and actions, read from its record once."""
+
+    def __init__(self, rule):
+        self.id = rule.id
+        self.name = rule.name
+        self.match_all = rule.match == "all"
+        self.conditions = [c._compile() for c in rule.condition_ids]
+        self.ignore = rule.action == "ignore"
+        self.apply_to_replies = rule.apply_to_replies
+        self.stop = rule.stop
+        self.values = rule._ticket_values()
+        self.tag_ids = rule.tag_ids.ids
+        self.target_model = rule.target_model
+
+    def matches(self, facts):
+        if not self.conditions:
+            return True  # a rule without conditions catches everything
+        results = (condition.holds(facts) for condition in self.conditions)
+        return all(results) if self.match_all else any(results)
+
+
+class CompiledRules:
+    def __init__(self, rules):
+        self.rules = rules
+
+    def reads_body(self):
+        return any(c.field == "body" for r in self.rules for c in r.conditions)
+
+    def reads_parts(self):
+        return any(
+            c.field in ("body", "has_attachment")
+            for r in self.rules
+            for c in r.conditions
+        )
+
+    def decide(self, facts, is_reply):
+        """Tries the rules in order; returns what the matching ones ask for."""
+        decision = RuleDecision()
+        for rule in self.rules:
+            if is_reply and not rule.apply_to_replies:
+                continue
+            if not rule.matches(facts):
+                continue
+            decision.matched.append(rule)
+            if rule.ignore:
+                decision.ignore_rule = rule
+                break
+            decision.add(rule)
+            if rule.stop:
+                break
+        return decision
 
 
 class RuleDecision:
@@ -106,8 +156,8 @@ class RuleDecision:
 
     def add(self, rule):
         # A later rule that goes on refines what an earlier one set.
-        self.values.update(rule._ticket_values())
-        self.tag_ids.update(rule.tag_ids.ids)
+        self.values.update(rule.values)
+        self.tag_ids.update(rule.tag_ids)
         if rule.target_model:
             self.target_model = rule.target_model
 

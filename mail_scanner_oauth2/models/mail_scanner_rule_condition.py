@@ -71,6 +71,50 @@ class MailScannerRuleCondition(models.Model):
 
     def _holds(self, facts):
         self.ensure_one()
+        return self._compile().holds(facts)
+
+    def _compile(self):
+        self.ensure_one()
+        return CompiledCondition(
+            self.field, self.header_name, self.operator, self.value, self.negate
+        )
+
+    def _describe(self):
+        self.ensure_one()
+        what = dict(self._fields["field"]._description_selection(self.env))[self.field]
+        if self.field == "header":
+            what = f"{what} {self.header_name}"
+        if self.field == "has_attachment":
+            return f"{'not ' if self.negate else ''}{what}"
+        operator = dict(self._fields["operator"]._description_selection(self.env))[
+            self.operator
+        ]
+        negation = self.env._("not") + " " if self.negate else ""
+        return f"{what} {negation}{operator} '{self.value}'"
+
+
+class CompiledCondition:
+    """A condition as plain values, its regular expression compiled once."""
+
+    def __init__(self, field, header_name, operator, value, negate):
+        self.field = field
+        self.header_name = header_name
+        self.operator = operator
+        self.negate = negate
+        value = value or ""
+        self.pattern = self.error = None
+        if operator == "regex":
+            try:
+                self.pattern = re.compile(value, re.IGNORECASE | re.MULTILINE)
+            except re.error as exc:
+                # Refused when saved; an older one fails the mails it is tried on.
+                self.error = exc
+        elif operator == "equals":
+            self.wanted = value.strip().casefold()
+        else:
+            self.wanted = value.casefold()
+
+    def holds(self, facts):
         return self._test(facts) != self.negate
 
     def _test(self, facts):
@@ -92,22 +136,11 @@ class MailScannerRuleCondition(models.Model):
         return [facts.header(self.header_name)]
 
     def _compare(self, text):
-        text, value = text or "", self.value or ""
+        text = text or ""
         if self.operator == "equals":
-            return text.strip().casefold() == value.strip().casefold()
+            return text.strip().casefold() == self.wanted
         if self.operator == "regex":
-            return bool(re.search(value, text, re.IGNORECASE | re.MULTILINE))
-        return value.casefold() in text.casefold()
-
-    def _describe(self):
-        self.ensure_one()
-        what = dict(self._fields["field"]._description_selection(self.env))[self.field]
-        if self.field == "header":
-            what = f"{what} {self.header_name}"
-        if self.field == "has_attachment":
-            return f"{'not ' if self.negate else ''}{what}"
-        operator = dict(self._fields["operator"]._description_selection(self.env))[
-            self.operator
-        ]
-        negation = self.env._("not") + " " if self.negate else ""
-        return f"{what} {negation}{operator} '{self.value}'"
+            if self.error:
+                raise self.error
+            return bool(self.pattern.search(text))
+        return self.wanted in text.casefold()

@@ -1,9 +1,10 @@
 # Copyright 2026 mail_scanner_oauth2 developers
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """The scanner's hooks in Odoo's mail gateway, active only for its own imports:
-which record a mail created or landed in, the quoted history folded in the chatter,
-who is notified of an imported mail, and the Message-IDs Exchange gave the mails
-Odoo sent through the mailbox."""
+which record a mail created or landed in and which message was posted, the quoted
+history folded in the chatter, who is notified of an imported mail, the Message-IDs
+Exchange gave the mails Odoo sent through the mailbox, and the content of the large
+attachments cut out of the mail before the gateway parsed it."""
 
 import logging
 
@@ -48,6 +49,31 @@ class MailThread(models.AbstractModel):
         if capture is not None and not capture.created:
             capture.updated = self
         return result
+
+    def message_post(self, **kwargs):
+        message = super().message_post(**kwargs)
+        capture = self.env.context.get("mail_scanner_capture")
+        if (
+            capture is not None
+            and capture.message_id
+            and kwargs.get("message_id") == capture.message_id
+        ):
+            capture.posted = message
+        return message
+
+    def _create_attachments_for_post(self, values_list, extra_list):
+        """An attachment cut out of the mail (tools/large_parts.py) arrives here
+        with the token left in its place as content: it gets its real bytes,
+        decoded from the original mail, before Odoo computes its mimetype and
+        checksum and writes it to the filestore, as for any other attachment."""
+        cut_parts = self.env.context.get("mail_scanner_cut_parts")
+        if cut_parts:
+            for values in values_list:
+                part = cut_parts.get(values.get("datas"))
+                if part is not None:
+                    del values["datas"]
+                    values["raw"] = part.content()
+        return super()._create_attachments_for_post(values_list, extra_list)
 
     @api.model
     def _mail_scanner_fold_history(self, msg_dict):

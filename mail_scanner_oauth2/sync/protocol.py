@@ -18,7 +18,8 @@
    limit) is set aside after a few tries instead of blocking the mailbox forever.
    Downloads are bounded by bytes (large mails streamed one by one).
 4. **Marked last.** Mail is marked as read or moved in the mailbox only once its
-   outcome is committed; failed mail stays unread.
+   outcome is committed (in the background while the next mails are imported,
+   sync/after_import.py); failed mail stays unread.
 5. **Never raises.** A mailbox's problem (credentials, permissions, Graph outages, a
    bug) is recorded on the mailbox for its health alerts; run() returns normally so
    that Odoo never switches the scheduled job off because of one mailbox.
@@ -44,8 +45,10 @@ from odoo.tools import config
 
 from .. import texts
 from ..graph import errors as graph_errors
+from ..graph.client import READ_AHEAD_BYTES
 from ..graph.prefetch import prefetched
 from ..models.mail_scanner_message import MAX_INTERRUPTIONS
+from .after_import import BackgroundAfterImport
 from .gateway import MailImporter, Outcome
 from .health import MailboxHealth
 
@@ -133,7 +136,12 @@ class MailboxSync:
             self.health.warn_secret_expiry()
             client = mailbox.app_id._graph_client()
             self._pull_delta(client)
-            self._import_pending(client)
+            after = BackgroundAfterImport(mailbox, client)
+            try:
+                self._import_pending(client, after)
+                self._record_marked(after.done_rows(wait=True))
+            finally:
+                after.close()
             self._apply_after_import(client)
             self.health.success()
         except CONCURRENCY_ERRORS:
@@ -186,7 +194,7 @@ class MailboxSync:
         self.commit()
 
     # ----------------------------------------------------------------- import
-    def _import_pending(self, client):
+    def _import_pending(self, client, after):
         """Downloads and imports each mail in its own transaction."""
         mailbox = self.mailbox
         rows = self.Ledger._importable(mailbox, mailbox.batch_limit)
@@ -194,37 +202,49 @@ class MailboxSync:
         if not rows:
             return
         importer = MailImporter(mailbox)
-        by_graph_id = {row.graph_id: row for row in rows}
-        items = [(row.graph_id, row.size or None) for row in rows]
+        importer.prepare(rows)
+        by_graph_id = {info.graph_id: info for info in importer.lookups.rows.values()}
+        items = [(info.graph_id, info.size or None) for info in by_graph_id.values()]
         # The next download runs while Odoo parses this mail: the queue holds a
-        # batch ahead, so the download of batch n+1 starts as batch n starts.
+        # batch ahead (bounded in bytes), so the download of batch n+1 starts as
+        # batch n starts. The same thread cuts each mail's large attachments out
+        # and parses its headers, while this one waits for PostgreSQL.
         downloads = prefetched(
-            client.fetch_mime(mailbox.address, items), depth=client.batch_size
+            importer.prepared(client.fetch_mime(mailbox.address, items)),
+            depth=client.batch_size,
+            max_bytes=READ_AHEAD_BYTES,
+            size_of=lambda item: len(item[1]) if isinstance(item[1], bytes) else 0,
         )
         with closing(downloads):
             for graph_id, mime in downloads:
-                self._import_one(importer, by_graph_id[graph_id], mime)
+                self._import_one(importer, by_graph_id[graph_id], mime, after)
                 if time.monotonic() > self._deadline:
                     # The rest stays pending: the job ends and runs again at once.
                     self.out_of_time = True
                     break
 
-    def _import_one(self, importer, row, mime):
-        if not row._lock_for_import():
-            return
-        interruptions = row.interruptions + int(row._was_interrupted())
+    def _import_one(self, importer, info, mime, after):
+        row = self.Ledger.browse(info.id)
+        counted = row._lock_and_count_attempt()
+        if counted is None:
+            return  # another run holds it or finished it
+        interruptions, attempts = counted
         if interruptions >= MAX_INTERRUPTIONS:
-            params = {"count": interruptions, "size_mb": row._size_mb()}
-            row._set_aside("import_interrupted", params, interruptions=interruptions)
-            self._committed(row)
+            # Set aside without trying it: that attempt is not counted.
+            params = {"count": interruptions, "size_mb": info.size_mb()}
+            row._set_aside(
+                "import_interrupted",
+                params,
+                interruptions=interruptions,
+                attempts=attempts - 1,
+            )
+            self._committed(importer, after, info, row, "failed")
             return
         if isinstance(mime, graph_errors.GraphError):
-            row._start_attempt()
             error = {"key": mime.key, "params": mime.params}
             row._finish("failed", "download_failed", {"error": error})
-            self._committed(row)
+            self._committed(importer, after, info, row, "failed")
             return
-        row._start_attempt()
         if interruptions:
             # Recording an interruption is progress (the mail is one step closer
             # to being set aside): reported with the attempt, a run killed again
@@ -234,16 +254,16 @@ class MailboxSync:
         self.commit()  # the attempt counts even if the import kills the worker
         if not row._lock_for_import():
             return
-        outcome = self._outcome_of(importer, row, mime)
+        outcome = self._outcome_of(importer, row, info, mime)
         if outcome is None:
             return
         if outcome.set_aside:
             row._set_aside(outcome.key, outcome.params, **outcome.values)
         else:
             row._finish(outcome.state, outcome.key, outcome.params, **outcome.values)
-        self._committed(row, imported=outcome.imported)
+        self._committed(importer, after, info, row, outcome.state, outcome)
 
-    def _outcome_of(self, importer, row, mime):
+    def _outcome_of(self, importer, row, info, mime):
         """The import's outcome; an error that escapes the importer's own guard
         costs this mail only, with words (it must neither stop the run nor pass
         for a killed worker at the next run). None when the row was taken."""
@@ -252,20 +272,30 @@ class MailboxSync:
         except CONCURRENCY_ERRORS:
             raise
         except Exception as exc:  # pylint: disable=broad-except
-            _logger.exception("Mail Scanner could not import %s", row.graph_id)
+            _logger.exception("Mail Scanner could not import %s", info.graph_id)
             self.rollback()
+            importer.rolled_back()
             if not row._lock_for_import():
                 return None
             key, params = texts.describe(exc)
             error = {"key": key, "params": params}
             return Outcome("failed", "import_failed", {"error": error})
 
-    def _committed(self, row, imported=False):
+    def _committed(self, importer, after, info, row, state, outcome=None):
+        # Flags of mails the background thread marked go with this commit.
+        self._record_marked(after.done_rows())
+        processed = row.processed_date  # just written: no query
         self.commit()
-        if imported:
+        importer.committed(info, outcome, processed)
+        if outcome is not None and outcome.imported:
             self.done += 1
+        after.committed(info.id, info.graph_id, state)
         # A killed run that reported progress is not held against the job by Odoo.
         self._progress(1)
+
+    def _record_marked(self, row_ids):
+        if row_ids:
+            self.Ledger.browse(row_ids).write({"after_import_done": True})
 
     def _skip_too_large(self, client, rows):
         """Leaves mail over the size limit in the mailbox, before downloading it."""

@@ -13,23 +13,20 @@ the sender is one of the ticket's people: its customer, a follower, or someone w
 sent or received the ticket's mails. Otherwise the mail opens a new ticket.
 """
 
-import re
-
 from odoo import tools
 
-# Ticket references as helpdesk_mgmt numbers them (HT00042), or any other
-# prefix a company gave its sequence: letters then at least three digits.
-TICKET_REFERENCE_RE = re.compile(r"\b([A-Za-z]{0,10}[-/]?\d{3,})\b")
+from .lookups import RowInfo, ticket_references
 
 
 class ThreadFinder:
-    def __init__(self, mailbox):
-        self.mailbox = mailbox
-        self.env = mailbox.env
-        self.Ticket = self.env["helpdesk.ticket"]
+    def __init__(self, env, lookups):
+        self.env = env
+        self.lookups = lookups
+        self.Ticket = env["helpdesk.ticket"]
 
     def find(self, row, facts):
-        """(ticket id to force or None, whether the mail is a reply)."""
+        """(ticket id to force or None, whether the mail is a reply); ``row`` is
+        the mail's ledger row or its RowInfo."""
         if self._headers_link_a_thread(facts):
             return None, True  # the gateway threads it by its References
         sender = tools.email_normalize(facts.header("From"))
@@ -51,53 +48,26 @@ class ThreadFinder:
         if not ids:
             return False
         ids = ids[-32:]
-        return bool(
-            self.env["mail.message"].search_count([("message_id", "in", ids)], limit=1)
-        ) or bool(self.env["mail.thread"]._mail_scanner_odoo_ids(ids))
+        return self.lookups.message_exists(ids) or bool(
+            self.env["mail.thread"]._mail_scanner_odoo_ids(ids)
+        )
 
     def _tickets_referenced(self, subject):
-        tokens = {m.upper() for m in TICKET_REFERENCE_RE.findall(subject or "")}
-        if not tokens:
-            return self.Ticket
-        return self.Ticket.search(
-            [
-                ("number", "in", list(tokens)),
-                ("company_id", "in", [False, self.mailbox.company_id.id]),
-            ]
-        )
+        return self.lookups.tickets_referenced(ticket_references(subject))
 
     def _ticket_of_conversation(self, row):
-        if not row.conversation_id:
+        info = row if isinstance(row, RowInfo) else self.lookups.rows.get(row.id)
+        if info is None:  # a row outside the slice (the rule tester's)
+            info = RowInfo.of(row)
+        if not info.conversation_id:
             return self.Ticket
-        return self._ticket_received_in(row) or self._ticket_sent_in(row)
-
-    def _ticket_sent_in(self, row):
-        """The ticket of the latest mail sent through the mailbox in this
-        conversation."""
-        sent = self.env["mail.scanner.outgoing"].search(
-            [
-                ("mailbox_id", "=", self.mailbox.id),
-                ("conversation_id", "=", row.conversation_id),
-                ("model", "=", self.Ticket._name),
-                ("state", "=", "sent"),
-            ],
-            order="id desc",
-            limit=1,
+        received = self.lookups.earliest_ticket_of_conversation(
+            info.conversation_id, info.id
         )
-        return self.Ticket.browse(sent.res_id).exists() if sent else self.Ticket
-
-    def _ticket_received_in(self, row):
-        earlier = row.search(
-            [
-                ("mailbox_id", "=", self.mailbox.id),
-                ("conversation_id", "=", row.conversation_id),
-                ("ticket_id", "!=", False),
-                ("id", "!=", row.id),
-            ],
-            order="received_date, id",
-            limit=1,
-        )
-        return earlier.ticket_id
+        if received:
+            return self.Ticket.browse(received)
+        sent = self.lookups.ticket_sent_in(info.conversation_id)
+        return self.Ticket.browse(sent).exists() if sent else self.Ticket
 
 
 def ticket_people(ticket):
@@ -109,6 +79,6 @@ def ticket_people(ticket):
         lambda m: m.message_type in ("email", "comment", "email_outgoing")
     )
     partners |= mails.author_id | mails.partner_ids
-    emails |= {p.email_normalized for p in partners}
+    emails |= {p.email_normalized for p in partners if p.email_normalized}
     emails |= {tools.email_normalize(m.email_from or "") for m in mails}
     return emails - {False, None, ""}

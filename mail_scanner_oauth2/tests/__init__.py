@@ -16,3 +16,4 @@ from . import test_tour
 from . import test_send
 from . import test_notifications
 from . import test_scaling
+from . import test_slices

@@ -336,15 +336,15 @@ class TestRobustness(MailScannerCase):
     def test_an_error_outside_the_gateway_guard_costs_one_mail_with_words(self):
         broken = self.deliver(subject="Broken")
         after = self.deliver(subject="After the broken one")
-        real_with_id = MailImporter._with_message_id
+        real_prepared = MailImporter._prepared_mail
 
-        def bug_on_broken(importer, row, raw):
+        def bug_on_broken(importer, info, raw):
             if b"Broken" in raw:
                 raise IndexError("list index out of range")
-            return real_with_id(importer, row, raw)
+            return real_prepared(importer, info, raw)
 
         with (
-            patch.object(MailImporter, "_with_message_id", bug_on_broken),
+            patch.object(MailImporter, "_prepared_mail", bug_on_broken),
             mute_logger("odoo.addons.mail_scanner_oauth2.sync.protocol"),
         ):
             self.sync(self.mailbox)

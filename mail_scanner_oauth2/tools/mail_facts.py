@@ -41,6 +41,14 @@ class MailFacts:
     def __init__(self, raw, headers=None):
         self.raw = raw
         self.headers = headers or parse_headers(raw)
+        self._header_values = {}
+        self._memo = {}
+
+    def memo(self, key, compute):
+        """compute(self), once per mail (read ahead in the download thread)."""
+        if key not in self._memo:
+            self._memo[key] = compute(self)
+        return self._memo[key]
 
     @cached_property
     def message_id(self):
@@ -58,6 +66,13 @@ class MailFacts:
             return ""
 
     def header(self, name):
+        # Protections, rules, threading and partners ask for the same few headers.
+        key = name.lower()
+        if key not in self._header_values:
+            self._header_values[key] = self._decoded_header(name)
+        return self._header_values[key]
+
+    def _decoded_header(self, name):
         try:
             return str(self.headers.get(name) or "")
         except Exception:  # pylint: disable=broad-except
@@ -92,9 +107,23 @@ class MailFacts:
     def subject(self):
         return self.header("Subject")
 
+    def read_parts(self, body=False):
+        """Reads the whole mail now (and its text with ``body``), so that the
+        rules and extractions later find it read."""
+        try:
+            if body:
+                _ = self.body
+            _ = self.has_attachment
+        except Exception:  # pylint: disable=broad-except
+            # Read again, and failing where it is recorded, when a rule asks.
+            self.__dict__.pop("message", None)
+            self.__dict__.pop("body", None)
+
     @cached_property
     def message(self):
-        return email.message_from_bytes(self.raw, policy=email.policy.default)
+        # compat32: the same parts as the gateway's parse, without the header
+        # objects a modern policy builds at every header read (most of the cost).
+        return email.message_from_bytes(self.raw, policy=email.policy.compat32)
 
     @cached_property
     def body(self):
@@ -112,10 +141,11 @@ class MailFacts:
             kind = part.get_content_type()
             if kind not in ("text/plain", "text/html"):
                 continue
+            payload = part.get_payload(decode=True) or b""
             try:
-                content = part.get_content()
+                # What get_content() gives for text (email.contentmanager).
+                content = payload.decode(part.get_content_charset("ascii"), "replace")
             except (LookupError, ValueError, AssertionError):
-                payload = part.get_payload(decode=True) or b""
                 content = payload.decode("utf-8", "replace")
             if kind == "text/plain" and not plain:
                 plain = content
