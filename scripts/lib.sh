@@ -10,6 +10,10 @@
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The shared venvs install the emulator editable from whichever checkout built them;
+# that checkout may be another worktree or a CI clone deleted since. Every command
+# uses this checkout's emulator first.
+export PYTHONPATH="$REPO_ROOT/emulator${PYTHONPATH:+:$PYTHONPATH}"
 MSO_CACHE=${MSO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mail_scanner_oauth2}
 MSO_PYTHON=${MSO_PYTHON:-python3}
 ODOO_SRC_GIVEN=0
