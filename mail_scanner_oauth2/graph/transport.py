@@ -26,6 +26,11 @@ def segment(value):
     return quote(str(value), safe="@=")
 
 
+def users_path(mailbox, *parts):
+    # '@' and '=' are legal in a path segment and appear in UPNs and ids.
+    return "/users/" + "/".join(quote(str(p), safe="@=") for p in (mailbox, *parts))
+
+
 def _json_or_none(response):
     try:
         return response.json()
