@@ -1,7 +1,7 @@
-"""Folding of the quoted history of replies (mail_scanner_oauth2/tools/quotes.py).
+"""Folding of the quoted history of replies (mail_scanner_oauth2/tools/quotes/).
 
-The module is loaded straight from its file, so the addon's __init__ (which imports
-Odoo) never runs. Two sets of samples:
+The package is loaded straight from its folder, so the addon's __init__ (which
+imports Odoo) never runs. Two sets of samples:
 
 - the reply corpus: real replies and forwards from public fixture sets (crisp-oss
   email-reply-parser and email-forward-parser, mailgun talon; see its SOURCES.md).
@@ -30,7 +30,7 @@ import pytest
 from lxml import html as lxml_html
 
 REPO = Path(__file__).resolve().parent.parent
-QUOTES_FILE = REPO / "mail_scanner_oauth2" / "tools" / "quotes.py"
+QUOTES_DIR = REPO / "mail_scanner_oauth2" / "tools" / "quotes"
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import reply_corpus  # noqa: E402
@@ -39,7 +39,11 @@ import reply_corpus  # noqa: E402
 def _load_quotes():
     name = "mail_scanner_quotes"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, QUOTES_FILE)
+        spec = importlib.util.spec_from_file_location(
+            name,
+            QUOTES_DIR / "__init__.py",
+            submodule_search_locations=[str(QUOTES_DIR)],
+        )
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)

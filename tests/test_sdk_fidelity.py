@@ -59,7 +59,7 @@ from kiota_http.middleware.options.response_handler_option import (
     ResponseHandlerOption,
 )
 from mail_scanner_graph import errors
-from mail_scanner_graph.client import DELTA_SELECT
+from mail_scanner_graph.delta import DELTA_SELECT
 from mail_scanner_graph.send import MailSender
 from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.models.attachment_item import AttachmentItem

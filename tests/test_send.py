@@ -15,13 +15,9 @@ from conftest import make_client
 from graph_emulator.pytest_fixtures import Graph, get_token
 from graph_emulator.samples import make_eml
 from mail_scanner_graph import errors
-from mail_scanner_graph.send import (
-    UPLOAD_CHUNK,
-    MailSender,
-    detach_attachments,
-    has_send_role,
-    message_id_of,
-)
+from mail_scanner_graph.detach import detach_attachments
+from mail_scanner_graph.send import MailSender, has_send_role, message_id_of
+from mail_scanner_graph.upload import UPLOAD_CHUNK
 
 MB = 1024 * 1024
 

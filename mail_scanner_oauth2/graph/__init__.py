@@ -1,15 +1,9 @@
 """Plain-Python Microsoft Graph mail client (app-only OAuth2). Never imports Odoo."""
 
 from . import errors
-from .client import (
-    DEFAULT_AUTHORITY_HOST,
-    DEFAULT_GRAPH_URL,
-    DeltaRound,
-    Folder,
-    GraphMailClient,
-    MessageRef,
-    download_plan,
-)
+from .client import GraphMailClient
+from .delta import DeltaRound
+from .download import download_plan
 from .errors import (
     AccessDenied,
     ApplicationNotFound,
@@ -39,6 +33,8 @@ from .errors import (
     UnreadableBody,
     UnusableCredential,
 )
+from .items import Folder, MessageRef
+from .transport import DEFAULT_AUTHORITY_HOST, DEFAULT_GRAPH_URL
 
 __all__ = [
     "DEFAULT_AUTHORITY_HOST",

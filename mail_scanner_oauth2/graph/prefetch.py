@@ -33,6 +33,8 @@ class _Budget:
             self.changed.notify_all()
 
 
+# About 55 lines because put() and produce() are closures over the queue, the stop
+# event and the byte budget: the hand-over between the threads reads in one place.
 def prefetched(iterable, depth=2, max_bytes=None, size_of=None):
     """Yields the items of ``iterable``, produced by a background thread that
     stays at most ``depth`` items ahead of the consumer, and with ``max_bytes``

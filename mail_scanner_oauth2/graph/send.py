@@ -22,6 +22,9 @@ surest way to resume. Without it, retry=True looks for the mail by its Message-I
 (a sent copy anywhere in the mailbox means it went; unfinished drafts are deleted
 and the mail is created again). That lookup cannot find mail whose Message-ID
 Exchange replaced, nor mail still in transit.
+
+The attachments taken out of a large MIME are graph/detach.py's, their upload
+graph/upload.py's.
 """
 
 import base64
@@ -29,43 +32,24 @@ import logging
 import re
 from dataclasses import dataclass
 from email import policy
-from email.parser import BytesHeaderParser, BytesParser
-from urllib.parse import quote, urlencode, urlsplit
+from email.parser import BytesHeaderParser
+from urllib.parse import quote, urlencode
 
 from . import errors
 from .auth import token_roles
+from .detach import detach_attachments
 from .http import build_session
+from .transport import users_path
+from .upload import UPLOAD_CHUNK, AttachmentUploads
 
 _logger = logging.getLogger(__name__)
 
 # Graph's request-body limit is "4 MB": the smaller reading, so either one works.
 MAX_REQUEST_BYTES = 4_000_000
-# createUploadSession takes files of 3 MB and more; smaller ones go by JSON POST.
-UPLOAD_SESSION_MIN = 3_000_000
-UPLOAD_CHUNK = 3 * 1024 * 1024  # byte ranges "under 4 MB"
-MAX_ATTACHMENT = 150 * 1024 * 1024
 DEFAULT_MAX_MESSAGE_SIZE = 35 * 1024 * 1024  # Exchange Online's default send limit
 SEND_ATTEMPTS = 3
 STATE_SELECT = "id,isDraft,internetMessageId,conversationId,parentFolderId"
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
-_AUTHTOKEN = re.compile(r"(authtoken=)[^&\s'\"]+", re.I)
-
-
-class _HideUploadToken(logging.Filter):
-    """urllib3 logs request URLs (at DEBUG, and in its retry warnings); an upload URL
-    carries a credential in its query string, which must never reach a log."""
-
-    def filter(self, record):
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                _AUTHTOKEN.sub(r"\1***", arg) if isinstance(arg, str) else arg
-                for arg in record.args
-            )
-        return True
-
-
-for _name in ("urllib3.connectionpool", "urllib3.util.retry"):
-    logging.getLogger(_name).addFilter(_HideUploadToken())
 
 
 @dataclass(frozen=True)
@@ -81,15 +65,6 @@ class SentMail:
     internet_message_id: str | None
     already_sent: bool = False  # True: an earlier call had sent it
     conversation_id: str | None = None
-
-
-@dataclass(frozen=True)
-class DetachedAttachment:
-    name: str
-    content_type: str
-    content: bytes
-    is_inline: bool = False
-    content_id: str | None = None
 
 
 def has_send_role(access_token):
@@ -109,7 +84,7 @@ def message_id_of(mime):
     return found.group(0) if found else None
 
 
-class MailSender:
+class MailSender(AttachmentUploads):
     """Sends MIME mail from mailboxes with a GraphMailClient's token and settings."""
 
     def __init__(
@@ -206,7 +181,7 @@ class MailSender:
             try:
                 item = self._post(
                     mailbox,
-                    _path(mailbox, "messages"),
+                    users_path(mailbox, "messages"),
                     data=encoded,
                     content_type="text/plain",
                 ).json()
@@ -220,94 +195,6 @@ class MailSender:
                 break
         raise last
 
-    def add_attachment(self, mailbox, draft_id, attachment):
-        """Add a DetachedAttachment to a draft: upload session from 3 MB, else POST."""
-        size = len(attachment.content)
-        if size > MAX_ATTACHMENT:
-            raise errors.message_too_large(mailbox, size, MAX_ATTACHMENT)
-        if size >= UPLOAD_SESSION_MIN:
-            try:
-                return self._upload(mailbox, draft_id, attachment)
-            except errors.GraphError as exc:
-                # Graph's "3 MB" may be MiB: a file in between goes by POST.
-                if exc.code != "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize":
-                    raise
-        item = {
-            "@odata.type": "#microsoft.graph.fileAttachment",
-            "name": attachment.name,
-            "contentType": attachment.content_type,
-            "contentBytes": base64.b64encode(attachment.content).decode("ascii"),
-            "isInline": attachment.is_inline,
-        }
-        if attachment.content_id:
-            item["contentId"] = attachment.content_id
-        return self._post(
-            mailbox, _path(mailbox, "messages", draft_id, "attachments"), json=item
-        )
-
-    def _upload(self, mailbox, draft_id, attachment):
-        item = {
-            "attachmentType": "file",
-            "name": attachment.name,
-            "size": len(attachment.content),
-            "contentType": attachment.content_type,
-            "isInline": attachment.is_inline,
-        }
-        if attachment.content_id:
-            item["contentId"] = attachment.content_id
-        session = self._post(
-            mailbox,
-            _path(mailbox, "messages", draft_id, "attachments", "createUploadSession"),
-            json={"AttachmentItem": item},
-        ).json()
-        upload_url = session.get("uploadUrl") or ""
-        if urlsplit(upload_url).scheme != "https":
-            raise errors.SendFailed(
-                {"mailbox": mailbox, "detail": "no usable upload URL"},
-                code="InvalidUploadUrl",
-            )
-        content, start = attachment.content, 0
-        while start < len(content):
-            end = min(start + self.upload_chunk, len(content)) - 1
-            response = self._put_range(mailbox, upload_url, content, start, end)
-            if response.status_code == 201:
-                return response
-            start = _next_start(_json(response), start)
-        raise errors.SendFailed(
-            {
-                "mailbox": mailbox,
-                "detail": f"the upload of {attachment.name} was never confirmed",
-            },
-            code="UploadIncomplete",
-        )
-
-    def _put_range(self, mailbox, upload_url, content, start, end):
-        """PUT one byte range to the pre-authenticated upload URL: no Authorization
-        header (a Graph token there is refused), and the URL (it holds a credential)
-        is never logged."""
-        headers = {
-            "Content-Range": f"bytes {start}-{end}/{len(content)}",
-            "Content-Type": "application/octet-stream",
-        }
-        try:
-            response = self.session.put(
-                upload_url,
-                data=content[start : end + 1],
-                headers=headers,
-                timeout=self.client.timeout,
-            )
-        except OSError as exc:
-            raise errors.connection_error(urlsplit(upload_url).hostname, exc) from None
-        if response.status_code >= 400:
-            error = errors.from_graph_response(
-                response.status_code,
-                _json(response),
-                mailbox,
-                request_id=response.headers.get("request-id"),
-            )
-            raise errors.for_send(error, mailbox)
-        return response
-
     # --- step 2: the send -----------------------------------------------------------
 
     def send_draft(self, mailbox, draft):
@@ -317,7 +204,9 @@ class MailSender:
         for _attempt in range(self.send_attempts):
             try:
                 self._post(
-                    mailbox, _path(mailbox, "messages", draft.id, "send"), sending=True
+                    mailbox,
+                    users_path(mailbox, "messages", draft.id, "send"),
+                    sending=True,
                 )
                 return SentMail(
                     draft.id,
@@ -349,7 +238,7 @@ class MailSender:
         such item, which for a draft we made means it is in transit or was sent
         and its copy not yet filed (or a person deleted it)."""
         url = self.client.url(
-            f"{_path(mailbox, 'messages', message_id)}?$select={STATE_SELECT}"
+            f"{users_path(mailbox, 'messages', message_id)}?$select={STATE_SELECT}"
         )
         try:
             item = self._get(mailbox, url)
@@ -416,7 +305,7 @@ class MailSender:
             quote_via=quote,
             safe="$,",
         )
-        url = self.client.url(f"{_path(mailbox, 'messages')}?{query}")
+        url = self.client.url(f"{users_path(mailbox, 'messages')}?{query}")
         return list(self._get(mailbox, url).get("value") or [])
 
     def discard_draft(self, mailbox, draft_id):
@@ -428,7 +317,7 @@ class MailSender:
         try:
             self.client.request(
                 "DELETE",
-                self.client.url(_path(mailbox, "messages", message_id)),
+                self.client.url(users_path(mailbox, "messages", message_id)),
                 mailbox=mailbox,
             )
         except errors.GraphError as exc:
@@ -471,96 +360,3 @@ class MailSender:
 
 def _draft_of(item):
     return Draft(item["id"], item.get("internetMessageId"), item.get("conversationId"))
-
-
-# --- MIME ---------------------------------------------------------------------------
-
-
-def detach_attachments(mime, max_request_bytes):
-    """(MIME without its largest attachments, [DetachedAttachment]) so that the rest,
-    base64-encoded, fits in one request. Attached messages (message/rfc822) stay."""
-    msg = BytesParser(policy=policy.default).parsebytes(bytes(mime))
-    candidates = sorted(
-        _attachment_parts(msg),
-        key=lambda pair: len(pair[1].get_payload(decode=True) or b""),
-        reverse=True,
-    )
-    detached = []
-    for parent, part in candidates:
-        if _encoded_size(msg) <= max_request_bytes:
-            break
-        detached.append(_detached(part))
-        parent.set_payload([p for p in parent.get_payload() if p is not part])
-    reduced = msg.as_bytes(policy=policy.SMTP)
-    if len(base64.b64encode(reduced)) > max_request_bytes:
-        raise errors.MessageTooLarge(
-            {"size_mb": round(len(reduced) / 1024 / 1024, 1), "limit_mb": 4},
-            key="text_too_large",
-            code="RequestEntityTooLarge",
-        )
-    return reduced, detached
-
-
-def _encoded_size(msg):
-    return (len(msg.as_bytes(policy=policy.SMTP)) + 2) // 3 * 4
-
-
-def _attachment_parts(parent):
-    """(parent, part) for every file-like leaf under a multipart."""
-    for part in parent.iter_parts():
-        if part.get_content_maintype() == "multipart":
-            yield from _attachment_parts(part)
-        elif part.get_content_maintype() != "message" and _is_file(part):
-            yield parent, part
-
-
-def _is_file(part):
-    if part.get_content_disposition() == "attachment" or part.get_filename():
-        return True
-    return part.get_content_maintype() != "text" and part.get("Content-ID") is not None
-
-
-def _detached(part):
-    content_id = str(part.get("Content-ID") or "").strip().strip("<>") or None
-    return DetachedAttachment(
-        name=part.get_filename() or "attachment",
-        content_type=part.get_content_type(),
-        content=part.get_payload(decode=True) or b"",
-        is_inline=part.get_content_disposition() == "inline"
-        or (part.get_content_disposition() is None and content_id is not None),
-        content_id=content_id,
-    )
-
-
-# --- helpers ------------------------------------------------------------------------
-
-
-def _path(mailbox, *parts):
-    # '@' and '=' are legal in a path segment and appear in UPNs and ids.
-    return "/users/" + "/".join(quote(str(p), safe="@=") for p in (mailbox, *parts))
-
-
-def _json(response):
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _next_start(body, current):
-    """Where the next byte range starts, from nextExpectedRanges: Outlook answers
-    ["2097152"], OneDrive-style servers ["2097152-"] or ["2097152-3000000"]."""
-    ranges = (body or {}).get("nextExpectedRanges") or (body or {}).get(
-        "NextExpectedRanges"
-    )
-    try:
-        start = int(str(ranges[0]).split("-", 1)[0])
-    except (TypeError, ValueError, IndexError):
-        start = None
-    if start is None or start <= current:
-        raise errors.SendFailed(
-            {"detail": f"upload stalled (next expected: {ranges!r})"},
-            code="UploadStalled",
-        )
-    return start

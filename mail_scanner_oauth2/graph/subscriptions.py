@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit, urlunsplit
 
 from . import errors
-from .client import format_datetime, parse_datetime
+from .items import format_datetime, parse_datetime
 
 # Outlook messages without resource data: at most 10,080 minutes (under 7 days).
 MAX_EXPIRATION_MINUTES = 10080

@@ -45,12 +45,13 @@ from odoo.tools import config
 
 from .. import texts
 from ..graph import errors as graph_errors
-from ..graph.client import READ_AHEAD_BYTES
+from ..graph.download import READ_AHEAD_BYTES
 from ..graph.prefetch import prefetched
 from ..models.mail_scanner_message import MAX_INTERRUPTIONS
 from .after_import import BackgroundAfterImport
-from .gateway import MailImporter, Outcome
+from .gateway import MailImporter
 from .health import MailboxHealth
+from .outcome import Outcome
 
 _logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from odoo import SUPERUSER_ID, api
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from ..graph.client import STREAM_ABOVE_BYTES
+from ..graph.download import STREAM_ABOVE_BYTES
 from ..models.mail_scanner_message import MAX_INTERRUPTIONS
 from ..sync.gateway import MailImporter
 from ..sync.protocol import MailboxSync
