@@ -9,6 +9,7 @@ declared test requirement: ``pip install -r test-requirements.txt``.
 import atexit
 import faulthandler
 import os
+import sys
 import threading
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -18,6 +19,7 @@ from graph_emulator.samples import make_eml
 
 from odoo.tests import TransactionCase
 from odoo.tests.common import _super_send
+from odoo.tools import config
 
 from ..models.mail_scanner_azure_app import (
     PARAM_AUTHORITY_HOST,
@@ -31,6 +33,27 @@ UPKEEP_JOB = "mail_scanner_oauth2.ir_cron_mail_scanner_sync"
 
 _EMULATOR = None
 _EMULATOR_LOCK = threading.Lock()
+
+
+def odoo_shell_command(dbname):
+    """``odoo shell`` on the test database, as a separate Odoo process (a second
+    worker): its script comes on stdin."""
+    command = [
+        sys.executable,
+        "-m",
+        "odoo",
+        "shell",
+        "-d",
+        dbname,
+        f"--addons-path={config['addons_path']}",
+        "--no-http",
+        "--max-cron-threads=0",
+        "--log-level=warn",
+    ]
+    for option in ("db_host", "db_port", "db_user", "db_password"):
+        if config.get(option):
+            command.append(f"--{option.replace('_', '-')}={config[option]}")
+    return command
 
 
 def shared_emulator():

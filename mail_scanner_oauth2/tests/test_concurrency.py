@@ -4,7 +4,6 @@
 and real commits, as two Odoo worker processes would have."""
 
 import subprocess
-import sys
 import tempfile
 import threading
 import uuid
@@ -16,12 +15,13 @@ from graph_emulator.samples import make_eml
 
 from odoo import SUPERUSER_ID, api
 from odoo.tests import TransactionCase, tagged
-from odoo.tools import config, mute_logger
+from odoo.tools import mute_logger
 
 from ..sync.protocol import MailboxSync
 from ..sync.scheduling import PARAM_ENGINE
 from .common import (
     EmulatorRequestsMixin,
+    odoo_shell_command,
     point_at_emulator,
     shared_emulator,
     use_cron_workers,
@@ -174,21 +174,7 @@ class TestConcurrentRuns(EmulatorRequestsMixin, TransactionCase):
             "    mailbox._sync_once()\n"
             "    env.cr.commit()\n"
         )
-        command = [
-            sys.executable,
-            "-m",
-            "odoo",
-            "shell",
-            "-d",
-            self.env.cr.dbname,
-            f"--addons-path={config['addons_path']}",
-            "--no-http",
-            "--max-cron-threads=0",
-            "--log-level=warn",
-        ]
-        for option in ("db_host", "db_port", "db_user", "db_password"):
-            if config.get(option):
-                command.append(f"--{option.replace('_', '-')}={config[option]}")
+        command = odoo_shell_command(self.env.cr.dbname)
         # The script is read from a file, so both processes start at once (with a
         # pipe, the second would wait for its script until the first is done).
         with tempfile.NamedTemporaryFile("w", suffix=".py") as file:

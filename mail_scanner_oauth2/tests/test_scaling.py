@@ -7,7 +7,6 @@ real commits, as cron workers in their own threads or processes run it."""
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import uuid
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from ..sync import protocol
 from ..sync.scheduling import PARAM_ENGINE
 from .common import (
     EmulatorRequestsMixin,
+    odoo_shell_command,
     point_at_emulator,
     shared_emulator,
     use_cron_workers,
@@ -140,21 +140,7 @@ class TestMailboxesInParallel(EmulatorRequestsMixin, TransactionCase):
     def _workers(self, *job_lists, **options):
         """Odoo processes that each do what a cron worker does with the ready jobs
         (in this order): acquire one, process it, next. Returns their outputs."""
-        command = [
-            sys.executable,
-            "-m",
-            "odoo",
-            "shell",
-            "-d",
-            self.env.cr.dbname,
-            f"--addons-path={config['addons_path']}",
-            "--no-http",
-            "--max-cron-threads=0",
-            "--log-level=warn",
-        ]
-        for option in ("db_host", "db_port", "db_user", "db_password"):
-            if config.get(option):
-                command.append(f"--{option.replace('_', '-')}={config[option]}")
+        command = odoo_shell_command(self.env.cr.dbname)
         workers = []
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, "worker.py")
