@@ -958,7 +958,8 @@ def ledger_rows(db, where="TRUE", params=None) -> list[dict]:
 
     columns = (
         "id, graph_id, internet_message_id, state, outcome, attempts, interruptions, "
-        "reason_key, reason_params, ticket_id, mail_message_id, size"
+        "reason_key, reason_params, ticket_id, mail_message_id, size, "
+        "retry_automatically"
     )
     with contextlib.closing(connect(db)) as conn, conn.cursor() as cr:
         cr.execute(

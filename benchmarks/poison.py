@@ -26,7 +26,9 @@ interrupted or out-of-memory reason; cron_failures: the scanner job's
 ``ir_cron.failure_count``, the highest seen during the run (Odoo resets it on the
 next success) or the number of "Job ... timed out" lines in the server log if
 more, plus 1 if Odoo switched the job off. The expected
-line is ``blocked=0 set_aside=2 cron_failures=0``; the exit status is 1 otherwise.
+line is ``blocked=0 set_aside=2 cron_failures=0`` (``set_aside=1`` when the memory
+mail fits the limit and is imported whole, as it does since large attachments are cut
+out before Odoo's parser); the exit status is 1 otherwise.
 The emulator is realistic (regenerated MIME, redelivered changes, empty delta
 pages, expiring delta links).
 """
@@ -136,10 +138,13 @@ def ledger(db, names_by_graph_id):
 
 
 def settled(row):
-    """Imported, or given up on until someone uses Retry."""
+    """Imported, or given up on until someone uses Retry (set aside at once, or
+    out of automatic attempts)."""
     if row["state"] in ("done", "ignored", "duplicate", "skipped"):
         return True
-    return row["state"] == "failed" and row["attempts"] >= 5
+    return row["state"] == "failed" and (
+        not row["retry_automatically"] or row["attempts"] >= 5
+    )
 
 
 def cron_status(db):
@@ -282,7 +287,17 @@ def main(argv=None):
         f"blocked={blocked} set_aside={set_aside} cron_failures={cron_failures} "
         f"seconds={seconds:.0f}"
     )
-    good = blocked == 0 and set_aside == 1 + args.slow_mails and cron_failures == 0
+    # Since large attachments are cut out before Odoo's parser (issue 14), the
+    # memory mail may fit the limit and be imported whole: then it is not set aside.
+    memory_imported = any(
+        r["mail"] == "memory" and r["state"] == "done" and r["ticket_id"] for r in rows
+    )
+    expected = args.slow_mails + (0 if memory_imported else 1)
+    print(
+        f"memory mail: {'imported' if memory_imported else 'set aside'}; "
+        f"expected set_aside={expected}"
+    )
+    good = blocked == 0 and set_aside == expected and cron_failures == 0
     return 0 if good and small_ok == SMALL_BEFORE + args.small_after else 1
 
 

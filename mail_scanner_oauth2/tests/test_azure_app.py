@@ -7,9 +7,11 @@ from graph_emulator.pytest_fixtures import self_signed_certificate
 from odoo import SUPERUSER_ID, api
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from .. import texts
 from ..graph import errors as graph_errors
+from ..sync.health import MailboxHealth
 from .common import MailScannerCase
 
 SUCCESS = "Microsoft external API configured successfully"
@@ -184,6 +186,36 @@ class TestPortuguese(MailScannerCase):
             "Certificates & secrets (Certificados e segredos)",
             wrong.last_check_message,
         )
+
+    def test_log_and_alerts_in_the_readers_language(self):
+        """The scheduled job runs in English; the log and the alerts are read in
+        Portuguese by a Brazilian administrator."""
+        mailbox = self.create_mailbox()
+        self.assertEqual(self.env.lang, "en_US")
+        self.deliver(message_id="<same-id@cliente.example>")
+        self.sync(mailbox)
+        again = self.deliver(message_id="<same-id@cliente.example>", subject="Fwd")
+        self.sync(mailbox)
+        row = self.row_of(mailbox, again)
+        self.assertEqual(row.state, "duplicate")
+        self.assertIn(
+            "Odoo already had this mail", row.with_context(lang="en_US").reason
+        )
+        self.assertIn(
+            "O Odoo já tinha este e-mail", row.with_context(lang="pt_BR").reason
+        )
+
+        admins = MailboxHealth(mailbox).admin_users()
+        admins.lang = "pt_BR"
+        self.graph_app.secret_expired = True
+        self.emu.expire_tokens()
+        with mute_logger("odoo.addons.mail_scanner_oauth2.sync.health"):
+            for _run in range(3):
+                self.run_jobs()
+        self.assertEqual(mailbox.state, "error")
+        bodies = mailbox.message_ids.mapped("body")
+        self.assertTrue(any("Captura de e-mails parada" in b for b in bodies), bodies)
+        self.assertFalse(any("Mail Scanner stopped" in b for b in bodies))
 
     def test_settings_block_label(self):
         view = self.env.ref("mail_scanner_oauth2.res_config_settings_view_form")
