@@ -144,6 +144,7 @@ class MailScannerAzureApp(models.Model):
     last_check_ok = fields.Boolean(readonly=True, copy=False)
 
     @api.depends("last_check_key", "last_check_params")
+    @api.depends_context("lang")  # stored as a key, worded for the reader
     def _compute_last_check_message(self):
         for app in self:
             app.last_check_message = app.last_check_key and texts.render(

@@ -235,6 +235,7 @@ class MailScannerMailbox(models.Model):
     @api.depends(
         "last_error_key", "last_error_params", "send_error_key", "send_error_params"
     )
+    @api.depends_context("lang")  # stored as keys, worded for the reader
     def _compute_errors(self):
         """The last reading and sending errors, in the reader's language."""
         for mailbox in self:
@@ -271,6 +272,7 @@ class MailScannerMailbox(models.Model):
             mailbox.count_sent = counts.get((mailbox.id, "sent"), 0)
 
     @api.depends("notification_address", "state", "app_id", "address", "folder_id")
+    @api.depends_context("lang")
     def _compute_notification(self):
         self.env["mail.scanner.subscription"]._fill_mailbox_fields(self)
 

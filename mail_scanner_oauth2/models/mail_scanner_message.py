@@ -110,6 +110,7 @@ class MailScannerMessage(models.Model):
     ]
 
     @api.depends("reason_key", "reason_params")
+    @api.depends_context("lang")  # stored as a key, worded for the reader
     def _compute_reason(self):
         for row in self:
             row.reason = row.reason_key and texts.render(

@@ -81,6 +81,7 @@ class MailScannerOutgoing(models.Model):
     ]
 
     @api.depends("reason_key", "reason_params")
+    @api.depends_context("lang")  # stored as a key, worded for the reader
     def _compute_reason(self):
         for row in self:
             row.reason = row.reason_key and texts.render(

@@ -21,8 +21,6 @@ Its parts: the protections (sync/protection.py), the mail's people as contacts
 gateway's capture (sync/outcome.py).
 """
 
-import email
-import email.errors
 import logging
 
 from markupsafe import Markup, escape
@@ -30,7 +28,7 @@ from markupsafe import Markup, escape
 from ..tools.protections import no_auto_answer_reason
 from .contacts import ImporterContacts
 from .lookups import RowInfo, SliceLookups
-from .outcome import GatewayCapture, Outcome
+from .outcome import CONTENT_ERRORS, GatewayCapture, Outcome
 from .prepared import PreparedMail
 from .protection import ImporterProtections
 from .threads import ThreadFinder
@@ -38,17 +36,6 @@ from .threads import ThreadFinder
 _logger = logging.getLogger(__name__)
 
 TICKET = "helpdesk.ticket"
-# What Python's email package and Odoo's gateway raise on content they cannot read
-# (an unknown charset, a malformed address or header): the same on every attempt.
-CONTENT_ERRORS = (
-    LookupError,  # unknown encoding; KeyError, IndexError
-    UnicodeError,
-    ValueError,
-    TypeError,
-    AttributeError,
-    AssertionError,
-    email.errors.MessageError,
-)
 
 
 class MailImporter(ImporterProtections, ImporterContacts):

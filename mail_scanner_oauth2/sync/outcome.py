@@ -4,7 +4,20 @@
 and the GatewayCapture through which the gateway's hooks (models/mail_thread.py) say
 which record and message it made."""
 
+import email.errors
 from dataclasses import dataclass, field
+
+# What Python's email package and Odoo's gateway raise on content they cannot read
+# (an unknown charset, a malformed address or header): the same on every attempt.
+CONTENT_ERRORS = (
+    LookupError,  # unknown encoding; KeyError, IndexError
+    UnicodeError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    AssertionError,
+    email.errors.MessageError,
+)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from datetime import timedelta
 from odoo import fields
 
 from ..tools.protections import auto_reply_reason, delivery_failure_reason
-from .outcome import Outcome
+from .outcome import CONTENT_ERRORS, Outcome
 
 
 class ImporterProtections:
@@ -70,7 +70,12 @@ class ImporterProtections:
         partner; the log row points at that mail's ticket."""
         Thread = self.env["mail.thread"].with_context(mail_scanner_import=True)
         message = email.message_from_bytes(facts.raw, policy=email.policy.SMTP)
-        msg_dict = Thread.message_parse(message)
+        try:
+            msg_dict = Thread.message_parse(message)
+        except CONTENT_ERRORS:
+            # A report too broken for Odoo's parser (a lost MIME boundary...) is
+            # still a bounce: ignored, without the delivery marked on the ticket.
+            return Outcome("ignored", "delivery_failure", {"detail": reason})
         if not msg_dict.get("is_bounce"):
             return Outcome("ignored", "delivery_failure", {"detail": reason})
         Thread._routing_handle_bounce(message, msg_dict)

@@ -178,6 +178,21 @@ class TestProtections(MailScannerCase):
         msg = self.deliver_raw(DSN)
         self.assert_ignored(msg, "Delivery failure")
 
+    def test_a_bounce_too_broken_for_odoos_parser_is_still_ignored(self):
+        """A report whose MIME boundary was cut off: Odoo's message_parse raises on
+        it (the body is a string where it expects parts); it is still a bounce."""
+        raw = (
+            b"From: Mail Delivery Subsystem <MAILER-DAEMON@mx.customer.example>\r\n"
+            b"To: support@contoso.example\r\nSubject: Returned mail: see transcript\r\n"
+            b"Message-ID: <dsn-broken@mx.customer.example>\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: multipart/report; report-type=delivery-status;\r\n\tbo\r\n"
+            b"Auto-Submitted: auto-generated (failure)\r\n\r\n"
+            b"--XYZ.123/mx.customer.example\r\n\r\nThe original message was "
+            b"received at Fri, 6 Apr 2001 09:23:03\r\n\r\n554 Too many hops\r\n"
+            b"--XYZ.123/mx.customer.example--\r\n"
+        )
+        self.assert_ignored(self.deliver_raw(raw), "Delivery failure")
+
     def test_mail_from_the_scanned_mailbox_itself(self):
         msg = self.deliver(sender=f"Support <{self.mailbox_address}>")
         self.assert_ignored(msg, "scanned mailbox itself")
