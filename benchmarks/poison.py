@@ -282,11 +282,6 @@ def main(argv=None):
         f"({innocent} of them interrupted at least once); "
         f"all settled: {'yes' if finished else 'no (deadline)'}"
     )
-    seconds = time.monotonic() - t0
-    print(
-        f"blocked={blocked} set_aside={set_aside} cron_failures={cron_failures} "
-        f"seconds={seconds:.0f}"
-    )
     # Since large attachments are cut out before Odoo's parser (issue 14), the
     # memory mail may fit the limit and be imported whole: then it is not set aside.
     memory_imported = any(
@@ -296,6 +291,11 @@ def main(argv=None):
     print(
         f"memory mail: {'imported' if memory_imported else 'set aside'}; "
         f"expected set_aside={expected}"
+    )
+    seconds = time.monotonic() - t0
+    print(
+        f"blocked={blocked} set_aside={set_aside} cron_failures={cron_failures} "
+        f"seconds={seconds:.0f}"
     )
     good = blocked == 0 and set_aside == expected and cron_failures == 0
     return 0 if good and small_ok == SMALL_BEFORE + args.small_after else 1
