@@ -18,6 +18,18 @@ MSO_CACHE=${MSO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mail_scanner_oauth2}
 MSO_PYTHON=${MSO_PYTHON:-python3}
 ODOO_SRC_GIVEN=0
 [ -n "${ODOO_SRC:-}" ] && ODOO_SRC_GIVEN=1
+# Without ODOO_SRC: the Odoo source the last run used (so that `scripts/run` works
+# after `ODOO_SRC=... scripts/test`), else the archive beside the repository
+# (../shared/odoo-18.0-src.tar.xz), else a clone in the cache.
+if [ "$ODOO_SRC_GIVEN" = 0 ]; then
+  remembered=$(cat "$MSO_CACHE/odoo-src-path" 2>/dev/null || true)
+  if [ -n "$remembered" ] && [ -f "$remembered/odoo/release.py" ]; then
+    ODOO_SRC=$remembered
+  elif [ -f "$REPO_ROOT/../shared/odoo-18.0-src.tar.xz" ]; then
+    ODOO_SRC=$(cd "$REPO_ROOT/../shared" && pwd)/odoo-18.0-src.tar.xz
+  fi
+  unset remembered
+fi
 ODOO_SRC=${ODOO_SRC:-$MSO_CACHE/odoo-18.0}
 ODOO_GIT_URL=${ODOO_GIT_URL:-https://github.com/odoo/odoo.git}
 mkdir -p "$MSO_CACHE"
