@@ -204,8 +204,15 @@ function ticketSteps(lang) {
             run: "click",
         },
         {
+            // The helpdesk dashboard (a kanban of teams) has a switch-view button
+            // too: wait until the tickets' list has replaced it, or a slow machine
+            // clicks the dashboard's button instead.
+            content: "The tickets' list, with the ticket the mail became",
+            trigger: `.o_list_view .o_data_row:contains(${run.subject})`,
+        },
+        {
             content: "As a kanban",
-            trigger: ".o_switch_view.o_kanban",
+            trigger: ".o_action_manager:has(.o_list_view) .o_switch_view.o_kanban",
             run: "click",
         },
         screenshot(lang, "08-helpdesk-kanban", card),
