@@ -9,6 +9,7 @@ import hashlib
 import os
 import struct
 import zlib
+from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.policy import SMTP
 
@@ -106,7 +107,11 @@ class TestSlices(MailScannerCase):
     def test_reply_by_conversation_in_the_same_slice(self):
         """The earliest ticket of a conversation is known as soon as the mail that
         made it is committed, for the next mail of the same run."""
-        first = self.deliver(subject="Portal fora do ar", sender="ana@customer.example")
+        # Received a minute apart: the mailbox imports in the order of arrival.
+        earlier = datetime.now(timezone.utc) - timedelta(minutes=1)
+        first = self.deliver(
+            subject="Portal fora do ar", sender="ana@customer.example", received=earlier
+        )
         self.deliver_raw(
             b"From: Ana <ana@customer.example>\r\nTo: support@contoso.example\r\n"
             b"Subject: RE: Portal fora do ar\r\n"
@@ -114,7 +119,7 @@ class TestSlices(MailScannerCase):
             conversation_id=first.conversation_id,
         )
         self.sync(self.mailbox)
-        rows = self.ledger(self.mailbox).sorted("id")
+        rows = self.ledger(self.mailbox).sorted("received_date")
         self.assertEqual(rows.mapped("outcome"), ["ticket", "reply"])
         self.assertEqual(len(rows.ticket_id), 1)
 
