@@ -4,32 +4,17 @@ The client package is loaded as `mail_scanner_graph` straight from its folder, s
 addon's __init__ (which imports Odoo) never runs.
 """
 
-import importlib.util
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
+from addon_loader import load_addon_module
 
 TESTS_DIR = Path(__file__).resolve().parent
 GRAPH_DIR = TESTS_DIR.parent / "mail_scanner_oauth2" / "graph"
 
 
-def _load_graph_client():
-    if "mail_scanner_graph" in sys.modules:
-        return sys.modules["mail_scanner_graph"]
-    spec = importlib.util.spec_from_file_location(
-        "mail_scanner_graph",
-        GRAPH_DIR / "__init__.py",
-        submodule_search_locations=[str(GRAPH_DIR)],
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["mail_scanner_graph"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-mail_scanner_graph = _load_graph_client()
+mail_scanner_graph = load_addon_module("mail_scanner_graph", GRAPH_DIR)
 
 
 # Emulator knobs of the send side (tests/test_send.py) put back after each test.

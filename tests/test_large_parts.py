@@ -11,12 +11,12 @@ its file, so the addon's __init__ (which imports Odoo) never runs.
 import base64
 import email
 import email.policy
-import importlib.util
 import sys
 import tracemalloc
 from pathlib import Path
 
 import pytest
+from addon_loader import load_addon_module
 
 REPO = Path(__file__).resolve().parent.parent
 MODULE_FILE = REPO / "mail_scanner_oauth2" / "tools" / "large_parts.py"
@@ -25,18 +25,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import corpus  # noqa: E402
 import hostile_corpus  # noqa: E402
 
-
-def _load():
-    name = "mail_scanner_large_parts"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, MODULE_FILE)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-large_parts = _load()
+large_parts = load_addon_module("mail_scanner_large_parts", MODULE_FILE)
 
 
 def parts_as_the_gateway_reads_them(raw, cut=None):

@@ -18,12 +18,11 @@ full Python installation, so it is always at hand. For each mail:
 
 import email
 import email.policy
-import importlib.util
-import sys
 import sysconfig
 from pathlib import Path
 
 import pytest
+from addon_loader import load_addon_module
 
 REPO = Path(__file__).resolve().parent.parent
 TOOLS = REPO / "mail_scanner_oauth2" / "tools"
@@ -32,13 +31,7 @@ MAILS = sorted(DATA.glob("msg_*.txt"))
 
 
 def _load(name):
-    module_name = f"mail_scanner_tools_{name}"
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name, TOOLS / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[module_name]
+    return load_addon_module(f"mail_scanner_tools_{name}", TOOLS / f"{name}.py")
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ HTML as sent, also with its classes stripped (the gateway's first sanitizing doe
 """
 
 import html
-import importlib.util
 import os
 import re
 import sys
@@ -27,6 +26,7 @@ import time
 from pathlib import Path
 
 import pytest
+from addon_loader import load_addon_module
 from lxml import html as lxml_html
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,22 +35,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import reply_corpus  # noqa: E402
 
-
-def _load_quotes():
-    name = "mail_scanner_quotes"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name,
-            QUOTES_DIR / "__init__.py",
-            submodule_search_locations=[str(QUOTES_DIR)],
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-quotes = _load_quotes()
+quotes = load_addon_module("mail_scanner_quotes", QUOTES_DIR)
 
 
 def _corpus_dir():
