@@ -9,6 +9,7 @@ declared test requirement: ``pip install -r test-requirements.txt``.
 import atexit
 import faulthandler
 import os
+import subprocess
 import sys
 import threading
 import uuid
@@ -35,9 +36,22 @@ _EMULATOR = None
 _EMULATOR_LOCK = threading.Lock()
 
 
-def odoo_shell_command(dbname):
-    """``odoo shell`` on the test database, as a separate Odoo process (a second
-    worker): its script comes on stdin."""
+def start_odoo_shell(dbname, script_path, env=None):
+    """A separate Odoo process (a second worker) running the script at
+    ``script_path`` in ``odoo shell`` on the test database. The script is read from
+    a file, so several processes start at once (with a pipe, the second would wait
+    for its script until the first is done)."""
+    with open(script_path, "rb") as stdin:
+        return subprocess.Popen(
+            _odoo_shell_command(dbname),
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+
+def _odoo_shell_command(dbname):
     command = [
         sys.executable,
         "-m",
@@ -169,6 +183,27 @@ class MailScannerCase(EmulatorRequestsMixin, TransactionCase):
         }
         values.update(vals)
         return self.env["mail.scanner.mailbox"].create(values)
+
+    def mailbox_of_another_company(self, address, company_name):
+        """A second company with a tenant, an app and a mailbox of its own: (its
+        mailbox, the emulator's mailbox)."""
+        tenant = self.emu.add_tenant()
+        graph_app = tenant.add_app(secret=f"value~{uuid.uuid4().hex}")
+        graph_mailbox = tenant.add_mailbox(address)
+        company = self.env["res.company"].create({"name": company_name})
+        app = self.create_app(
+            tenant_id=tenant.id,
+            client_id=graph_app.client_id,
+            client_secret=graph_app.secret,
+            company_id=company.id,
+        )
+        mailbox = self.create_mailbox(
+            app_id=app.id,
+            address=address,
+            company_id=company.id,
+            team_id=False,  # the test's team belongs to the first company
+        )
+        return mailbox, graph_mailbox
 
     def deliver(
         self,

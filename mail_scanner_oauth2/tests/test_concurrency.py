@@ -3,7 +3,6 @@
 """Two cron runs at once on one mailbox, each with its own database connection
 and real commits, as two Odoo worker processes would have."""
 
-import subprocess
 import tempfile
 import threading
 import uuid
@@ -21,9 +20,9 @@ from ..sync.protocol import MailboxSync
 from ..sync.scheduling import PARAM_ENGINE
 from .common import (
     EmulatorRequestsMixin,
-    odoo_shell_command,
     point_at_emulator,
     shared_emulator,
+    start_odoo_shell,
     use_cron_workers,
 )
 
@@ -174,23 +173,12 @@ class TestConcurrentRuns(EmulatorRequestsMixin, TransactionCase):
             "    mailbox._sync_once()\n"
             "    env.cr.commit()\n"
         )
-        command = odoo_shell_command(self.env.cr.dbname)
-        # The script is read from a file, so both processes start at once (with a
-        # pipe, the second would wait for its script until the first is done).
         with tempfile.NamedTemporaryFile("w", suffix=".py") as file:
             file.write(script)
             file.flush()
-            workers = []
-            for _n in range(2):
-                with open(file.name, "rb") as stdin:
-                    workers.append(
-                        subprocess.Popen(
-                            command,
-                            stdin=stdin,
-                            stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT,
-                        )
-                    )
+            workers = [
+                start_odoo_shell(self.env.cr.dbname, file.name) for _n in range(2)
+            ]
             outputs = [worker.communicate(timeout=300)[0] for worker in workers]
         for worker, output in zip(workers, outputs, strict=True):
             self.assertEqual(worker.returncode, 0, output.decode(errors="replace"))

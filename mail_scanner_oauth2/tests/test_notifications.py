@@ -49,18 +49,8 @@ class NotificationCase(MailScannerCase, HttpCase):
         return mailbox
 
     def started_mailbox_of_another_tenant(self):
-        tenant = self.emu.add_tenant()
-        graph_app = tenant.add_app(secret=f"value~{uuid.uuid4().hex}")
-        tenant.add_mailbox("help@other.example")
-        company = self.env["res.company"].create({"name": "Other"})
-        app = self.create_app(
-            tenant_id=tenant.id,
-            client_id=graph_app.client_id,
-            client_secret=graph_app.secret,
-            company_id=company.id,
-        )
-        other = self.create_mailbox(
-            app_id=app.id, address="help@other.example", company_id=company.id
+        other, _graph_mailbox = self.mailbox_of_another_company(
+            "help@other.example", "Other"
         )
         self.run_jobs()
         return self.subscription(other).client_state

@@ -6,7 +6,6 @@ real commits, as cron workers in their own threads or processes run it."""
 
 import json
 import os
-import subprocess
 import tempfile
 import uuid
 from datetime import datetime, timedelta
@@ -22,9 +21,9 @@ from ..sync import protocol
 from ..sync.scheduling import PARAM_ENGINE
 from .common import (
     EmulatorRequestsMixin,
-    odoo_shell_command,
     point_at_emulator,
     shared_emulator,
+    start_odoo_shell,
     use_cron_workers,
 )
 
@@ -140,7 +139,6 @@ class TestMailboxesInParallel(EmulatorRequestsMixin, TransactionCase):
     def _workers(self, *job_lists, **options):
         """Odoo processes that each do what a cron worker does with the ready jobs
         (in this order): acquire one, process it, next. Returns their outputs."""
-        command = odoo_shell_command(self.env.cr.dbname)
         workers = []
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, "worker.py")
@@ -149,17 +147,7 @@ class TestMailboxesInParallel(EmulatorRequestsMixin, TransactionCase):
             for jobs in job_lists:
                 env = dict(os.environ, MSO_JOBS=json.dumps(jobs))
                 env.update({key: str(value) for key, value in options.items()})
-                # The script is read from a file: every worker starts at once.
-                with open(path, "rb") as stdin:
-                    workers.append(
-                        subprocess.Popen(
-                            command,
-                            stdin=stdin,
-                            stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT,
-                            env=env,
-                        )
-                    )
+                workers.append(start_odoo_shell(self.env.cr.dbname, path, env=env))
         outputs = []
         for worker in workers:
             output = worker.communicate(timeout=300)[0]

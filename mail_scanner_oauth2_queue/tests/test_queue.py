@@ -7,8 +7,6 @@ An HttpCase: the jobs commit mail by mail in a cursor of their own, which in tes
 is a cursor on the test's transaction.
 """
 
-import uuid
-
 from graph_emulator.samples import make_eml
 
 import odoo
@@ -32,25 +30,6 @@ class TestQueuedMailboxes(MailScannerCase, HttpCase):
         super().setUp()
         self.env["ir.config_parameter"].sudo().set_param(PARAM_ENGINE, "queue_job")
         self.enterContext(self.emu.temporarily("tidy"))
-
-    def second_company_mailbox(self):
-        tenant = self.emu.add_tenant()
-        graph_app = tenant.add_app(secret=f"value~{uuid.uuid4().hex}")
-        graph_mailbox = tenant.add_mailbox("help@second.example")
-        company = self.env["res.company"].create({"name": "Second company"})
-        app = self.create_app(
-            tenant_id=tenant.id,
-            client_id=graph_app.client_id,
-            client_secret=graph_app.secret,
-            company_id=company.id,
-        )
-        mailbox = self.create_mailbox(
-            app_id=app.id,
-            address=graph_mailbox.address,
-            company_id=company.id,
-            team_id=False,  # the test's team belongs to the first company
-        )
-        return mailbox, graph_mailbox
 
     def jobs_of(self, mailbox, states=("pending", "enqueued")):
         return self.env["queue.job"].search(
@@ -91,7 +70,9 @@ class TestQueuedMailboxes(MailScannerCase, HttpCase):
 
     def test_one_job_per_mailbox_and_each_performed(self):
         first = self.create_mailbox()
-        second, second_graph = self.second_company_mailbox()
+        second, second_graph = self.mailbox_of_another_company(
+            "help@second.example", "Second company"
+        )
         mail = self.deliver(subject="For the first company")
         other = second_graph.deliver(
             make_eml(
