@@ -188,9 +188,8 @@ function setupSteps(lang) {
     ];
 }
 
-function ticketSteps(lang) {
-    const run = RUNS[lang];
-    const card = `.o_kanban_record:contains(${run.subject})`;
+// Helpdesk > Tickets > All Tickets (a list of helpdesk_mgmt's tickets).
+function allTicketsSteps() {
     return [
         ...stepUtils.goToAppSteps("helpdesk_mgmt.helpdesk_ticket_main_menu", "Open Helpdesk"),
         {
@@ -203,6 +202,14 @@ function ticketSteps(lang) {
             trigger: ".dropdown-item[data-menu-xmlid='helpdesk_mgmt.helpdesk_all_ticket_menu']",
             run: "click",
         },
+    ];
+}
+
+function ticketSteps(lang) {
+    const run = RUNS[lang];
+    const card = `.o_kanban_record:contains(${run.subject})`;
+    return [
+        ...allTicketsSteps(),
         {
             // The helpdesk dashboard (a kanban of teams) has a switch-view button
             // too: wait until the tickets' list has replaced it, or a slow machine
@@ -342,17 +349,7 @@ function supervisorSteps() {
 /** Then a customer's mail with an order number is a ticket (made by the test). */
 function supervisorTicketSteps() {
     return [
-        ...stepUtils.goToAppSteps("helpdesk_mgmt.helpdesk_ticket_main_menu", "Open Helpdesk"),
-        {
-            content: "Tickets",
-            trigger: "[data-menu-xmlid='helpdesk_mgmt.helpdesk_ticket_menu']",
-            run: "click",
-        },
-        {
-            content: "All Tickets",
-            trigger: ".dropdown-item[data-menu-xmlid='helpdesk_mgmt.helpdesk_all_ticket_menu']",
-            run: "click",
-        },
+        ...allTicketsSteps(),
         {
             content: "The ticket of the mail",
             trigger: ".o_list_view .o_data_row:contains(Boleto vencido) .o_data_cell",
