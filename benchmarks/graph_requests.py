@@ -242,16 +242,17 @@ def main():
         )
     per_message = total / MESSAGES
     # What no client can go below while it downloads each mail's MIME and marks it
-    # read after import: one $batch entry each, at most 20 entries per $batch
-    # (Graph's cap), plus the delta pages and the sign-in.
+    # read after import: one $batch entry each, at most Graph's cap of entries per
+    # $batch, plus the delta pages and the sign-in.
+    cap = graph.transport.BATCH_LIMIT
     batch_cap_floor = (
         by_kind["token"]
         + by_kind["discovery"]
         + math.ceil(MESSAGES / page_size)
-        + 2 * math.ceil(MESSAGES / 20)
+        + 2 * math.ceil(MESSAGES / cap)
     ) / MESSAGES
     print(
-        f"lower bound at Graph's $batch cap (20 entries; one GET $value and one "
+        f"lower bound at Graph's $batch cap ({cap} entries; one GET $value and one "
         f"PATCH isRead a mail): {batch_cap_floor:.3f} requests a mail"
     )
     ok = per_message <= TARGET_PER_MESSAGE and idle == TARGET_IDLE

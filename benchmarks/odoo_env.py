@@ -823,7 +823,9 @@ def wake_cron(db):
 
 
 # ------------------------------------------------------------ configuring the addon
-CONFIGURE_SCRIPT = """
+# The head of every configuring script: the addon pointed at the emulator
+# (MSO_URL, MSO_CA in the script's environment).
+EMULATOR_SETTINGS_SCRIPT = """
 import os
 from datetime import datetime
 e = os.environ
@@ -831,6 +833,11 @@ params = env["ir.config_parameter"].sudo()
 params.set_param("mail_scanner_oauth2.authority_host", e["MSO_URL"])
 params.set_param("mail_scanner_oauth2.graph_url", e["MSO_URL"] + "/v1.0")
 params.set_param("mail_scanner_oauth2.ca_bundle", e["MSO_CA"])
+"""
+
+CONFIGURE_SCRIPT = (
+    EMULATOR_SETTINGS_SCRIPT
+    + """
 app = env["mail.scanner.azure.app"].create({
     "name": "Benchmark app (Graph emulator)",
     "tenant_id": e["MSO_TENANT"],
@@ -855,6 +862,7 @@ env.cr.commit()
 emit({"mailbox_id": mailbox.id, "state": mailbox.state, "app_id": app.id,
       "team_id": team.id})
 """
+)
 
 
 def configure_mailbox(

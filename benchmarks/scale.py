@@ -43,14 +43,9 @@ import odoo_env as oe
 
 BASE_DATE = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 
-CONFIGURE_SCRIPT = """
-import os
-from datetime import datetime
-e = os.environ
-params = env["ir.config_parameter"].sudo()
-params.set_param("mail_scanner_oauth2.authority_host", e["MSO_URL"])
-params.set_param("mail_scanner_oauth2.graph_url", e["MSO_URL"] + "/v1.0")
-params.set_param("mail_scanner_oauth2.ca_bundle", e["MSO_CA"])
+CONFIGURE_SCRIPT = (
+    oe.EMULATOR_SETTINGS_SCRIPT
+    + """
 ids = []
 for spec in _json.loads(e["MSO_COMPANIES"]):
     company = env["res.company"].create({"name": spec["company"]})
@@ -67,6 +62,7 @@ for spec in _json.loads(e["MSO_COMPANIES"]):
 env.cr.commit()
 emit(ids)
 """
+)
 
 
 # ------------------------------------------------------------------------- corpus
