@@ -34,6 +34,7 @@ MAILS = 8
 WORKER_SCRIPT = """
 import json, os, pathlib, time
 import odoo
+import psycopg2
 from odoo.addons.mail_scanner_oauth2.sync import protocol
 from odoo.addons.mail_scanner_oauth2.sync.gateway import MailImporter
 
@@ -59,7 +60,14 @@ IrCron = env.registry["ir.cron"]
 db = odoo.sql_db.db_connect(env.cr.dbname)
 with db.cursor() as cron_cr:
     for job_id in json.loads(os.environ["MSO_JOBS"]):
-        job = IrCron._acquire_one_job(cron_cr, job_id)
+        # As ir.cron._process_jobs: a job the other worker has just run and
+        # committed fails to serialize here, and is skipped.
+        try:
+            job = IrCron._acquire_one_job(cron_cr, job_id)
+        except psycopg2.extensions.TransactionRollbackError:
+            cron_cr.rollback()
+            print("SKIPPED", job_id, flush=True)
+            continue
         if job:
             IrCron._process_job(db, cron_cr, job)
 """
