@@ -11,6 +11,7 @@ import faulthandler
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from graph_emulator import Emulator
 from graph_emulator.samples import make_eml
 
+from odoo import SUPERUSER_ID, api
 from odoo.tests import TransactionCase
 from odoo.tests.common import _super_send
 from odoo.tools import config
@@ -34,6 +36,56 @@ UPKEEP_JOB = "mail_scanner_oauth2.ir_cron_mail_scanner_sync"
 
 _EMULATOR = None
 _EMULATOR_LOCK = threading.Lock()
+
+
+def company_with_mailbox(env, emu, address, company_name, **mailbox_vals):
+    """A company with a tenant, an app and a mailbox of its own, in the emulator
+    and in ``env`` (the test's environment, or a committed cursor's when other
+    connections must see them): (its mailbox, the emulator's app, the emulator's
+    mailbox)."""
+    tenant = emu.add_tenant()
+    graph_app = tenant.add_app(secret=f"value~{uuid.uuid4().hex}")
+    graph_mailbox = tenant.add_mailbox(address)
+    company = env["res.company"].create({"name": company_name})
+    app = env["mail.scanner.azure.app"].create(
+        {
+            "tenant_id": tenant.id,
+            "client_id": graph_app.client_id,
+            "client_secret": graph_app.secret,
+            "company_id": company.id,
+        }
+    )
+    values = {
+        "account_kind": "microsoft",
+        "app_id": app.id,
+        "company_id": company.id,
+        "address": address,
+        # Mail delivered by the tests is "now": start a minute earlier.
+        "cutoff_date": datetime.now() - timedelta(minutes=1),
+    }
+    values.update(mailbox_vals)
+    mailbox = env["mail.scanner.mailbox"].create(values)
+    return mailbox, graph_app, graph_mailbox
+
+
+def run_odoo_shells(case, script, envs):
+    """Runs ``script`` in one separate Odoo process per entry of ``envs`` (its
+    environment variables, or None), all at once; asserts that each ended cleanly
+    and returns their outputs."""
+    with tempfile.NamedTemporaryFile("w", suffix=".py") as file:
+        file.write(script)
+        file.flush()
+        workers = [
+            start_odoo_shell(case.env.cr.dbname, file.name, env=env) for env in envs
+        ]
+        outputs = [
+            worker.communicate(timeout=300)[0].decode(errors="replace")
+            for worker in workers
+        ]
+    for worker, output in zip(workers, outputs, strict=True):
+        case.assertEqual(worker.returncode, 0, output)
+        case.assertNotIn("Traceback", output, output)
+    return outputs
 
 
 def start_odoo_shell(dbname, script_path, env=None):
@@ -137,6 +189,45 @@ class EmulatorRequestsMixin:
         self.addCleanup(faulthandler.cancel_dump_traceback_later)
 
 
+class CommittedMailboxesMixin(EmulatorRequestsMixin):
+    """For tests whose records are committed, because other connections or Odoo
+    processes must see them: the emulator's settings and cron workers as the
+    engine, committed mailboxes, and all of it undone after the test."""
+
+    def setUp(self):
+        super().setUp()
+        self.emu = shared_emulator()
+        self.mailbox_ids = []
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            point_at_emulator(env, self.emu)
+            self.previous_engine = use_cron_workers(env)
+        self.addCleanup(self._drop_committed_data)
+
+    def committed_company_with_mailbox(self, address, company_name):
+        """``company_with_mailbox`` committed: (mailbox id, company id, the
+        emulator's app, the emulator's mailbox)."""
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            mailbox, graph_app, graph_mailbox = company_with_mailbox(
+                env, self.emu, address, company_name
+            )
+            self.mailbox_ids.append(mailbox.id)
+            return mailbox.id, mailbox.company_id.id, graph_app, graph_mailbox
+
+    def _drop_committed_data(self):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            mailboxes = env["mail.scanner.mailbox"].browse(self.mailbox_ids)
+            env["mail.scanner.message"].search(
+                [("mailbox_id", "in", mailboxes.ids)]
+            ).ticket_id.unlink()
+            apps = mailboxes.app_id
+            mailboxes.unlink()
+            apps.unlink()
+            env["ir.config_parameter"].set_param(PARAM_ENGINE, self.previous_engine)
+
+
 class MailScannerCase(EmulatorRequestsMixin, TransactionCase):
     """A tenant, an app, a mailbox in the emulator, and the Odoo side of them."""
 
@@ -187,20 +278,11 @@ class MailScannerCase(EmulatorRequestsMixin, TransactionCase):
     def mailbox_of_another_company(self, address, company_name):
         """A second company with a tenant, an app and a mailbox of its own: (its
         mailbox, the emulator's mailbox)."""
-        tenant = self.emu.add_tenant()
-        graph_app = tenant.add_app(secret=f"value~{uuid.uuid4().hex}")
-        graph_mailbox = tenant.add_mailbox(address)
-        company = self.env["res.company"].create({"name": company_name})
-        app = self.create_app(
-            tenant_id=tenant.id,
-            client_id=graph_app.client_id,
-            client_secret=graph_app.secret,
-            company_id=company.id,
-        )
-        mailbox = self.create_mailbox(
-            app_id=app.id,
-            address=address,
-            company_id=company.id,
+        mailbox, _graph_app, graph_mailbox = company_with_mailbox(
+            self.env,
+            self.emu,
+            address,
+            company_name,
             team_id=False,  # the test's team belongs to the first company
         )
         return mailbox, graph_mailbox

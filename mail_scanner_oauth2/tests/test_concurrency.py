@@ -3,10 +3,8 @@
 """Two cron runs at once on one mailbox, each with its own database connection
 and real commits, as two Odoo worker processes would have."""
 
-import tempfile
 import threading
 import uuid
-from datetime import datetime, timedelta
 from unittest.mock import patch
 
 import psycopg2
@@ -17,55 +15,22 @@ from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
 
 from ..sync.protocol import MailboxSync
-from ..sync.scheduling import PARAM_ENGINE
-from .common import (
-    EmulatorRequestsMixin,
-    point_at_emulator,
-    shared_emulator,
-    start_odoo_shell,
-    use_cron_workers,
-)
+from .common import CommittedMailboxesMixin, run_odoo_shells
 
 MAILS = 30
 
 
 @tagged("post_install", "-at_install")
-class TestConcurrentRuns(EmulatorRequestsMixin, TransactionCase):
+class TestConcurrentRuns(CommittedMailboxesMixin, TransactionCase):
     without_mailbox_lock = False
 
     def setUp(self):
         super().setUp()
-        self.emu = shared_emulator()
-        self.tenant = self.emu.add_tenant()
-        self.graph_app = self.tenant.add_app(secret=f"value~{uuid.uuid4().hex}")
-        self.graph_mailbox = self.tenant.add_mailbox("concurrent@contoso.example")
-        self.company_id = None
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            point_at_emulator(env, self.emu)
-            self.previous_engine = use_cron_workers(env)
-            company = env["res.company"].create(
-                {"name": f"Concurrent {uuid.uuid4().hex[:6]}"}
+        self.mailbox_id, self.company_id, _app, self.graph_mailbox = (
+            self.committed_company_with_mailbox(
+                "concurrent@contoso.example", f"Concurrent {uuid.uuid4().hex[:6]}"
             )
-            app = env["mail.scanner.azure.app"].create(
-                {
-                    "tenant_id": self.tenant.id,
-                    "client_id": self.graph_app.client_id,
-                    "client_secret": self.graph_app.secret,
-                    "company_id": company.id,
-                }
-            )
-            mailbox = env["mail.scanner.mailbox"].create(
-                {
-                    "account_kind": "microsoft",
-                    "app_id": app.id,
-                    "company_id": company.id,
-                    "address": self.graph_mailbox.address,
-                    "cutoff_date": datetime.now() - timedelta(minutes=1),
-                }
-            )
-            self.company_id, self.mailbox_id = company.id, mailbox.id
-        self.addCleanup(self._drop_committed_data)
+        )
         for n in range(MAILS):
             self.graph_mailbox.deliver(
                 make_eml(
@@ -75,21 +40,6 @@ class TestConcurrentRuns(EmulatorRequestsMixin, TransactionCase):
                     f"Mail number {n}",
                 )
             )
-
-    def _drop_committed_data(self):
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            mailbox = env["mail.scanner.mailbox"].browse(self.mailbox_id)
-            tickets = (
-                env["mail.scanner.message"]
-                .search([("mailbox_id", "=", mailbox.id)])
-                .ticket_id
-            )
-            tickets.unlink()
-            app = mailbox.app_id
-            mailbox.unlink()
-            app.unlink()
-            env["ir.config_parameter"].set_param(PARAM_ENGINE, self.previous_engine)
 
     def _run_in_own_transaction(self, env, errors, barrier):
         with env.cr:
@@ -173,14 +123,5 @@ class TestConcurrentRuns(EmulatorRequestsMixin, TransactionCase):
             "    mailbox._sync_once()\n"
             "    env.cr.commit()\n"
         )
-        with tempfile.NamedTemporaryFile("w", suffix=".py") as file:
-            file.write(script)
-            file.flush()
-            workers = [
-                start_odoo_shell(self.env.cr.dbname, file.name) for _n in range(2)
-            ]
-            outputs = [worker.communicate(timeout=300)[0] for worker in workers]
-        for worker, output in zip(workers, outputs, strict=True):
-            self.assertEqual(worker.returncode, 0, output.decode(errors="replace"))
-            self.assertNotIn(b"Traceback", output, output.decode(errors="replace"))
+        run_odoo_shells(self, script, [None, None])
         self._assert_each_mail_once()

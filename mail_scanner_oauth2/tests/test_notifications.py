@@ -53,7 +53,7 @@ class NotificationCase(MailScannerCase, HttpCase):
             "help@other.example", "Other"
         )
         self.run_jobs()
-        return self.subscription(other).client_state
+        return other
 
     def subscription(self, mailbox):
         self.env.invalidate_all()
@@ -174,8 +174,11 @@ class TestSubscriptionLife(NotificationCase):
         field = self.env["mail.scanner.subscription"]._fields["client_state"]
         self.assertEqual(field.groups, "base.group_system")
         mailbox = self.started_mailbox()
-        other_secret = self.started_mailbox_of_another_tenant()
-        self.assertNotEqual(self.subscription(mailbox).client_state, other_secret)
+        other = self.started_mailbox_of_another_tenant()
+        self.assertNotEqual(
+            self.subscription(mailbox).client_state,
+            self.subscription(other).client_state,
+        )
 
     def test_renewed_well_before_expiry(self):
         mailbox = self.started_mailbox()
@@ -397,10 +400,7 @@ class TestNotificationEndpoint(NotificationCase):
 
     def test_a_notification_wakes_only_its_own_mailbox(self):
         mailbox = self.started_mailbox()
-        self.started_mailbox_of_another_tenant()
-        other = self.env["mail.scanner.mailbox"].search(
-            [("address", "=", "help@other.example")]
-        )
+        other = self.started_mailbox_of_another_tenant()
         triggers = self.job_triggers(mailbox), self.job_triggers(other)
         self.deliver(subject="Only for the first company")
         self.settle()

@@ -8,7 +8,6 @@ import json
 import os
 import tempfile
 import uuid
-from datetime import datetime, timedelta
 from unittest.mock import patch
 
 from graph_emulator.samples import make_eml
@@ -18,14 +17,7 @@ from odoo.tests import TransactionCase, tagged
 from odoo.tools import config, mute_logger
 
 from ..sync import protocol
-from ..sync.scheduling import PARAM_ENGINE
-from .common import (
-    EmulatorRequestsMixin,
-    point_at_emulator,
-    shared_emulator,
-    start_odoo_shell,
-    use_cron_workers,
-)
+from .common import CommittedMailboxesMixin, run_odoo_shells
 
 MAILS = 8
 # What a cron worker does with the ready jobs, in an `odoo shell`: MSO_JOBS, the
@@ -74,69 +66,27 @@ with db.cursor() as cron_cr:
 
 
 @tagged("post_install", "-at_install")
-class TestMailboxesInParallel(EmulatorRequestsMixin, TransactionCase):
+class TestMailboxesInParallel(CommittedMailboxesMixin, TransactionCase):
     def setUp(self):
         super().setUp()
-        self.emu = shared_emulator()
         self.graph = {}
-        self.mailbox_ids = []
-        self.addCleanup(self._drop_committed_data)
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            point_at_emulator(env, self.emu)
-            self.previous_engine = use_cron_workers(env)
-            for n in range(2):
-                self.mailbox_ids.append(self._company_with_mailbox(env, n))
-
-    def _company_with_mailbox(self, env, n):
-        tenant = self.emu.add_tenant()
-        graph_app = tenant.add_app(secret=f"value~{uuid.uuid4().hex}")
-        graph_mailbox = tenant.add_mailbox(f"scale{n}-{uuid.uuid4().hex[:6]}@x.example")
-        company = env["res.company"].create(
-            {"name": f"Scale {n} {uuid.uuid4().hex[:6]}"}
-        )
-        app = env["mail.scanner.azure.app"].create(
-            {
-                "tenant_id": tenant.id,
-                "client_id": graph_app.client_id,
-                "client_secret": graph_app.secret,
-                "company_id": company.id,
-            }
-        )
-        mailbox = env["mail.scanner.mailbox"].create(
-            {
-                "account_kind": "microsoft",
-                "app_id": app.id,
-                "company_id": company.id,
-                "address": graph_mailbox.address,
-                "cutoff_date": datetime.now() - timedelta(minutes=1),
-            }
-        )
-        self.graph[mailbox.id] = (graph_app, graph_mailbox)
-        for k in range(MAILS):
-            graph_mailbox.deliver(
-                make_eml(
-                    f"Company {n} mail {k}",
-                    f"c{k}@customer.example",
-                    graph_mailbox.address,
-                    f"Mail {k} of company {n}",
+        for n in range(2):
+            mailbox_id, _company_id, graph_app, graph_mailbox = (
+                self.committed_company_with_mailbox(
+                    f"scale{n}-{uuid.uuid4().hex[:6]}@x.example",
+                    f"Scale {n} {uuid.uuid4().hex[:6]}",
                 )
             )
-        return mailbox.id
-
-    def _drop_committed_data(self):
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            mailboxes = env["mail.scanner.mailbox"].browse(self.mailbox_ids)
-            env["mail.scanner.message"].search(
-                [("mailbox_id", "in", mailboxes.ids)]
-            ).ticket_id.unlink()
-            apps = mailboxes.app_id
-            mailboxes.unlink()
-            apps.unlink()
-            if hasattr(self, "previous_engine"):
-                params = env["ir.config_parameter"]
-                params.set_param(PARAM_ENGINE, self.previous_engine)
+            self.graph[mailbox_id] = (graph_app, graph_mailbox)
+            for k in range(MAILS):
+                graph_mailbox.deliver(
+                    make_eml(
+                        f"Company {n} mail {k}",
+                        f"c{k}@customer.example",
+                        graph_mailbox.address,
+                        f"Mail {k} of company {n}",
+                    )
+                )
 
     # ----------------------------------------------------------------- helpers
     def _job_ids(self):
@@ -147,23 +97,15 @@ class TestMailboxesInParallel(EmulatorRequestsMixin, TransactionCase):
     def _workers(self, *job_lists, **options):
         """Odoo processes that each do what a cron worker does with the ready jobs
         (in this order): acquire one, process it, next. Returns their outputs."""
-        workers = []
-        with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "worker.py")
-            with open(path, "w", encoding="utf-8") as script:
-                script.write(WORKER_SCRIPT)
-            for jobs in job_lists:
-                env = dict(os.environ, MSO_JOBS=json.dumps(jobs))
-                env.update({key: str(value) for key, value in options.items()})
-                workers.append(start_odoo_shell(self.env.cr.dbname, path, env=env))
-        outputs = []
-        for worker in workers:
-            output = worker.communicate(timeout=300)[0]
-            text = output.decode(errors="replace")
-            self.assertEqual(worker.returncode, 0, text)
-            self.assertNotIn("Traceback", text)
-            outputs.append(text)
-        return outputs
+        envs = [
+            dict(
+                os.environ,
+                MSO_JOBS=json.dumps(jobs),
+                **{key: str(value) for key, value in options.items()},
+            )
+            for jobs in job_lists
+        ]
+        return run_odoo_shells(self, WORKER_SCRIPT, envs)
 
     def _state(self):
         with self.registry.cursor() as cr:
