@@ -299,11 +299,13 @@ class MailScannerMailbox(models.Model):
         MailboxJobs(mailboxes).ensure()
         for mailbox in mailboxes:
             MailboxHealth(mailbox).subscribe_admins()
+        # The check of a complete mailbox asks for Mail.Send too when it sends
+        # (_roles_needed); an incomplete one that would send is refused here.
         mailboxes.filtered(lambda m: m._is_complete())._check_and_start()
         asked = [
             m.id
             for m, v in zip(mailboxes, vals_list, strict=True)
-            if v.get("send_answers")
+            if v.get("send_answers") and not m._is_complete()
         ]
         MailboxSending(self.browse(asked)).check_access()
         MailboxSending(mailboxes).sync_mail_server()
@@ -389,12 +391,6 @@ class MailScannerMailbox(models.Model):
         mailboxes = self.sudo().with_context(active_test=False).search([])
         MailboxJobs(mailboxes).follow()
         self.env["mail.scanner.subscription"]._drop_stale()
-
-    @api.model
-    def _cron_sync_mailboxes(self):
-        """The upkeep job's method in databases made before each mailbox had a job
-        of its own (its scheduled action kept this code)."""
-        return self._cron_upkeep()
 
     def _sync_once(self):
         """One bounded slice of work for this mailbox: (imported, remaining)."""

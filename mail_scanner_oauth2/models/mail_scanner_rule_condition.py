@@ -69,10 +69,6 @@ class MailScannerRuleCondition(models.Model):
             if condition.field == "header" and not condition.header_name:
                 raise ValidationError(self.env._("Name the header to look at."))
 
-    def _holds(self, facts):
-        self.ensure_one()
-        return self._compile().holds(facts)
-
     def _compile(self):
         self.ensure_one()
         return CompiledCondition(

@@ -118,7 +118,7 @@ class MailScannerSubscription(models.Model):
     @api.model
     def _of(self, mailboxes):
         """The records of these mailboxes, created when missing."""
-        existing = self.sudo().search([("mailbox_id", "in", mailboxes.ids)])
+        existing = self._of_mailboxes(mailboxes)
         missing = mailboxes - existing.mailbox_id
         if missing:
             existing |= self.sudo().create(
@@ -314,7 +314,7 @@ class MailScannerSubscription(models.Model):
         scanned when woken, when mail is still pending, after a failed run, or
         every HEALTHY_POLL; the others every run. Clears the marks of those it
         returns."""
-        subs = self.sudo().search([("mailbox_id", "in", mailboxes.ids)])
+        subs = self._of_mailboxes(mailboxes)
         now = fields.Datetime.now()
         with_pending = {
             mailbox.id

@@ -28,21 +28,21 @@ from dataclasses import dataclass
 from odoo import SUPERUSER_ID
 
 from . import protocol
+from .notifications import SCANNED_STATES
 
 _logger = logging.getLogger(__name__)
 
 MODULE = "mail_scanner_oauth2"
 # The per-mailbox job's external id: mail_scanner_oauth2.<JOB_XMLID_PREFIX><mailbox id>
 JOB_XMLID_PREFIX = "ir_cron_mail_scanner_mailbox_"
-# States in which a mailbox is scanned.
-SCANNED_STATES = ("running", "error")
 # System parameter read by the mail_scanner_oauth2_queue addon: "cron" keeps the
 # mailboxes' slices in Odoo's cron workers although queue_job is installed.
 PARAM_ENGINE = "mail_scanner_oauth2.job_engine"
 
 
-def job_xmlid(mailbox_id):
-    return f"{MODULE}.{JOB_XMLID_PREFIX}{mailbox_id}"
+def job_name(mailbox):
+    """The name of the mailbox's job (its cron job, or its queue jobs)."""
+    return mailbox.env._("Mail Scanner: import mail of %s", mailbox.name)
 
 
 # ------------------------------------------------------------------ the job records
@@ -61,11 +61,10 @@ class MailboxJobs:
         """Creates the missing jobs (kept by module updates: noupdate external id)."""
         for mailbox in self.mailboxes.filtered(lambda m: not m.job_id):
             cron = self.env["ir.cron"].create(self._values(mailbox))
-            name = job_xmlid(mailbox.id).split(".", 1)[1]
             self.env["ir.model.data"].create(
                 {
                     "module": MODULE,
-                    "name": name,
+                    "name": f"{JOB_XMLID_PREFIX}{mailbox.id}",
                     "model": "ir.cron",
                     "res_id": cron.id,
                     "noupdate": True,
@@ -76,7 +75,7 @@ class MailboxJobs:
 
     def _values(self, mailbox):
         return {
-            "name": self._name_of(mailbox),
+            "name": job_name(mailbox),
             "model_id": self.env["ir.model"]._get_id("mail.scanner.mailbox"),
             "state": "code",
             "code": f"model._cron_sync_mailbox({mailbox.id})",
@@ -85,9 +84,6 @@ class MailboxJobs:
             "user_id": SUPERUSER_ID,
             "active": self.wanted_active(mailbox),
         }
-
-    def _name_of(self, mailbox):
-        return self.env._("Mail Scanner: import mail of %s", mailbox.name)
 
     def follow(self, renamed=False):
         """Activates the jobs of scanned mailboxes and deactivates the others. A job
@@ -100,8 +96,8 @@ class MailboxJobs:
             vals = {}
             if cron.active != self.wanted_active(mailbox):
                 vals["active"] = self.wanted_active(mailbox)
-            if renamed and cron.name != self._name_of(mailbox):
-                vals["name"] = self._name_of(mailbox)
+            if renamed and cron.name != job_name(mailbox):
+                vals["name"] = job_name(mailbox)
             if vals and not cron.try_write(vals):
                 _logger.info("Mail Scanner: job of %s busy, set later", mailbox.name)
 
@@ -203,7 +199,7 @@ def run_slice(mailbox, deadline=None, progress=None):
 def run_cron_job(mailbox, cron, round_=None):
     """The body of a mailbox's scheduled job (see the module's docstring);
     ``round_``: the cron worker's pass running it, if any."""
-    if not mailbox or not mailbox.active or mailbox.state not in SCANNED_STATES:
+    if not mailbox or not MailboxJobs.wanted_active(mailbox):
         return Slice()
     if round_ and round_.should_wait(mailbox.id):
         cron._trigger()

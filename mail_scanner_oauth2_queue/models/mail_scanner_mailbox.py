@@ -22,6 +22,8 @@ from odoo.tools import config
 from odoo.addons.mail_scanner_oauth2.sync.scheduling import (
     PARAM_ENGINE,
     SCANNED_STATES,
+    MailboxJobs,
+    job_name,
     run_slice,
 )
 from odoo.addons.queue_job.exception import RetryableJobError
@@ -57,7 +59,7 @@ class MailScannerMailbox(models.Model):
             mailbox.with_delay(
                 channel=CHANNEL,
                 identity_key=mailbox._identity_key(),
-                description=self.env._("Mail Scanner: import mail of %s", mailbox.name),
+                description=job_name(mailbox),
             )._queue_sync_slice()
 
     @api.model
@@ -66,7 +68,7 @@ class MailScannerMailbox(models.Model):
         if not self._uses_queue_job():
             return super()._cron_sync_mailbox(mailbox_id)
         mailbox = self.sudo().with_context(active_test=False).browse(mailbox_id)
-        if mailbox.exists() and mailbox.active and mailbox.state in SCANNED_STATES:
+        if mailbox.exists() and MailboxJobs.wanted_active(mailbox):
             mailbox._start_job()
 
     def _queue_sync_slice(self):

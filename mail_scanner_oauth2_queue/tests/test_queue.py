@@ -14,6 +14,7 @@ from odoo.exceptions import UserError
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
+from odoo.addons.mail_scanner_oauth2.sync.protocol import LOCK_NAMESPACE
 from odoo.addons.mail_scanner_oauth2.sync.scheduling import PARAM_ENGINE
 from odoo.addons.mail_scanner_oauth2.tests.common import MailScannerCase
 from odoo.addons.queue_job.controllers.main import RunJobController
@@ -139,7 +140,9 @@ class TestQueuedMailboxes(MailScannerCase, HttpCase):
         # Another worker (another database session) imports the mailbox.
         other = odoo.sql_db.db_connect(self.env.cr.dbname).cursor()
         try:
-            other.execute("SELECT pg_advisory_lock(%s, %s)", (0x4D53, mailbox.id))
+            other.execute(
+                "SELECT pg_advisory_lock(%s, %s)", (LOCK_NAMESPACE, mailbox.id)
+            )
             with self.assertRaises(RetryableJobError) as caught:
                 Job.load(self.env, job.uuid).perform()
         finally:
