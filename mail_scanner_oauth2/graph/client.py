@@ -14,7 +14,7 @@ from .batch import GraphBatches, chunks
 from .delta import DeltaRound
 from .download import SPOOL_BYTES, decode_mime_body, download_plan
 from .items import SIZE_EXPAND, Folder, size_from
-from .transport import segment
+from .transport import users_path
 
 WRITE_ROLE = "Mail.ReadWrite"
 
@@ -58,7 +58,7 @@ class GraphMailClient(GraphBatches):
 
     def get_folder(self, mailbox, folder):
         item = self.get_json(
-            self.url(f"/users/{segment(mailbox)}/mailFolders/{segment(folder)}"),
+            self.url(users_path(mailbox, "mailFolders", folder)),
             mailbox=mailbox,
             folder=folder,
         )
@@ -97,10 +97,11 @@ class GraphMailClient(GraphBatches):
             return existing
 
     def _folders_url(self, mailbox, parent_id):
-        base = f"/users/{segment(mailbox)}/mailFolders"
-        return self.url(
-            f"{base}/{segment(parent_id)}/childFolders" if parent_id else base
-        )
+        if parent_id:
+            return self.url(
+                users_path(mailbox, "mailFolders", parent_id, "childFolders")
+            )
+        return self.url(users_path(mailbox, "mailFolders"))
 
     def _list_children(self, mailbox, parent_id, parent_path):
         folders = []
@@ -218,7 +219,7 @@ class GraphMailClient(GraphBatches):
         return sizes
 
     def _message_path(self, mailbox, message_id):
-        return f"/users/{segment(mailbox)}/messages/{segment(message_id)}"
+        return users_path(mailbox, "messages", message_id)
 
     def _mime_result(self, status, body, mailbox):
         if not 200 <= status < 300:

@@ -5,7 +5,7 @@ from urllib.parse import quote, urlencode
 
 from . import errors
 from .items import SIZE_EXPAND, MessageRef, format_datetime
-from .transport import segment
+from .transport import users_path
 
 _logger = logging.getLogger(__name__)
 
@@ -59,8 +59,7 @@ class DeltaRound:
         if self.since is not None:
             params["$filter"] = f"receivedDateTime ge {format_datetime(self.since)}"
         base = self._client.url(
-            f"/users/{segment(self.mailbox)}/mailFolders/"
-            f"{segment(self.folder_id)}/messages/delta"
+            users_path(self.mailbox, "mailFolders", self.folder_id, "messages", "delta")
         )
         return f"{base}?{urlencode(params, quote_via=quote, safe='$,()=')}"
 

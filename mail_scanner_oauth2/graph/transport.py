@@ -27,8 +27,8 @@ def segment(value):
 
 
 def users_path(mailbox, *parts):
-    # '@' and '=' are legal in a path segment and appear in UPNs and ids.
-    return "/users/" + "/".join(quote(str(p), safe="@=") for p in (mailbox, *parts))
+    """/users/{mailbox}/{parts...}, each segment quoted."""
+    return "/users/" + "/".join(segment(p) for p in (mailbox, *parts))
 
 
 def _json_or_none(response):

@@ -7,7 +7,7 @@ import re
 from urllib.parse import urlsplit
 
 from . import errors
-from .transport import users_path
+from .transport import _json_or_none, users_path
 
 # createUploadSession takes files of 3 MB and more; smaller ones go by JSON POST.
 UPLOAD_SESSION_MIN = 3_000_000
@@ -129,10 +129,7 @@ class AttachmentUploads:
 
 
 def _json(response):
-    try:
-        body = response.json()
-    except ValueError:
-        return None
+    body = _json_or_none(response)
     return body if isinstance(body, dict) else None
 
 

@@ -66,15 +66,10 @@ class CutPart:
         self.start = start
         self.end = end
 
-    @property
-    def encoded_size(self):
-        return self.end - self.start
-
     def content(self):
         """The attachment's bytes, as ``part.get_content()`` gives them."""
         raw, start, end = self.raw, self.start, self.end
-        breaks = raw.count(b"\n", start, end) + raw.count(b"\r", start, end)
-        pieces = self._decoded_pieces((end - start - breaks) % 4)
+        pieces = self._decoded_pieces()
         try:
             if end - start <= _SPOOL_ABOVE:
                 return b"".join(pieces)
@@ -87,10 +82,11 @@ class CutPart:
             # Odd padding at the end: the email package's own tolerant path.
             return decode_b(raw[start:end].translate(None, b"\r\n"))[0]
 
-    def _decoded_pieces(self, pad_err):
+    def _decoded_pieces(self):
         """Clean base64 decoded window by window. Equal to decoding it at once:
         no padding before the end, each window cut at a multiple of 4 characters;
-        the end gets the padding ``decode_b`` adds."""
+        the end gets the padding ``decode_b`` adds (the characters left over are
+        the whole body's count modulo 4)."""
         raw, carry = self.raw, b""
         for offset in range(self.start, self.end, _WINDOW):
             chunk = raw[offset : min(offset + _WINDOW, self.end)]
@@ -100,7 +96,7 @@ class CutPart:
             if usable:
                 yield binascii.a2b_base64(chunk[:usable])
         if carry:
-            yield base64.b64decode(carry + b"==="[: 4 - pad_err], validate=True)
+            yield base64.b64decode(carry + b"==="[: 4 - len(carry)], validate=True)
 
 
 def cut_large_parts(raw, cut_above=CUT_ABOVE):

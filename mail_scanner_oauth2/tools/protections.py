@@ -26,12 +26,13 @@ AUTO_REPLY_SUBJECT = re.compile(
 MTA_SENDERS = re.compile(
     r"^(mailer-daemon|mail-daemon|mailer_daemon|mdaemon)@", re.IGNORECASE
 )
-# Who sends non-delivery reports: the MTA's own mailboxes, or nobody (the null
-# envelope sender <> of RFC 5321 section 4.5.5). postmaster@ is also a person's role
-# address: it counts only with a failure report's subject.
+# Who else sends non-delivery reports (besides MTA_SENDERS, decided before them,
+# and nobody: the null envelope sender <> of RFC 5321 section 4.5.5). These are
+# also role addresses a person may write from (postmaster@): they count only with
+# a failure report's subject.
 DSN_SENDERS = re.compile(
-    r"^(mailer-daemon|mail-daemon|postmaster|mdaemon|ndr|mail\.delivery\.system|"
-    r"mailer_daemon|mail\.delivery|maildelivery|bounce[sd]?)@",
+    r"^(postmaster|ndr|mail\.delivery\.system|mail\.delivery|maildelivery|"
+    r"bounce[sd]?)@",
     re.IGNORECASE,
 )
 # What non-delivery reports that are not multipart/report call themselves.
@@ -82,9 +83,10 @@ def auto_reply_reason(facts):
 
 def delivery_failure_reason(facts):
     """Why this mail is a non-delivery report (bounce), judged by what it is: its
-    structure, a delivery-failure header, or a failure report's subject coming from
-    a mail system (its null sender, or a text written by one): never by a
-    postmaster@ or MAILER-DAEMON sender alone."""
+    structure, a delivery-failure header, a mail system's own sender
+    (MAILER-DAEMON), or a failure report's subject coming from a mail system (its
+    null sender, a bounce address, or a text written by one): never by a
+    postmaster@ sender alone."""
     if facts.content_type == "multipart/report":
         report_type = facts.content_param("report-type")
         if report_type in ("delivery-status", ""):
