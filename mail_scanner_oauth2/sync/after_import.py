@@ -22,6 +22,13 @@ _logger = logging.getLogger(__name__)
 AFTER_IMPORT_STATES = ("done", "duplicate", "ignored")
 
 
+def marked(results, graph_id):
+    """Whether Graph marked (or moved) the mail: done, or the mail is gone."""
+    return results.get(graph_id) is None or isinstance(
+        results[graph_id], graph_errors.ItemNotFound
+    )
+
+
 class BackgroundAfterImport:
     def __init__(self, mailbox, client):
         self.client = client
@@ -29,7 +36,7 @@ class BackgroundAfterImport:
         self.action = mailbox.after_import
         self.destination = mailbox.move_folder_id.graph_id or None
         if self.action == "move" and not self.destination:
-            self.action = "mark_read"  # as _apply_after_import does
+            self.action = "mark_read"  # no folder to move to
         self.batch_size = client.batch_size
         self.queued = []  # (row id, graph id) committed, not sent yet
         self.sent = []  # ([(row id, graph id)], future)
@@ -50,13 +57,14 @@ class BackgroundAfterImport:
                 self._executor = ThreadPoolExecutor(
                     max_workers=1, thread_name_prefix="graph-after-import"
                 )
-            self.sent.append((batch, self._executor.submit(self._apply, batch)))
+            ids = [graph_id for _row_id, graph_id in batch]
+            self.sent.append((batch, self._executor.submit(self.send, ids)))
 
-    def _apply(self, batch):
-        ids = [graph_id for _row_id, graph_id in batch]
+    def send(self, graph_ids):
+        """Marks these mails read (or moves them) now: {graph id: error or None}."""
         if self.action == "move":
-            return self.client.move(self.address, ids, self.destination)
-        return self.client.mark_read(self.address, ids)
+            return self.client.move(self.address, graph_ids, self.destination)
+        return self.client.mark_read(self.address, graph_ids)
 
     def done_rows(self, wait=False):
         """Ids of the rows whose mail was marked, from the batches answered so far
@@ -75,10 +83,7 @@ class BackgroundAfterImport:
                 )
                 continue
             finished += [
-                row_id
-                for row_id, graph_id in batch
-                if results.get(graph_id) is None
-                or isinstance(results[graph_id], graph_errors.ItemNotFound)
+                row_id for row_id, graph_id in batch if marked(results, graph_id)
             ]
         self.sent = pending
         return finished

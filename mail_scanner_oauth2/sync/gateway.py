@@ -59,7 +59,8 @@ class MailImporter(ImporterProtections, ImporterContacts):
         self.reads_parts = self.reads_body or self.rules.reads_parts()
         self.new_record_values = {
             model: mailbox._new_record_values(model)
-            for model in {TICKET, *(r.target_model for r in self.rules.rules)} - {None}
+            for model in {TICKET, *(r.target_model for r in self.rules.rules)}
+            - {None, False}
         }
         self.lookups = SliceLookups(self.env, self.mailbox_id, self.company_id)
         # graph id -> PreparedMail, filled by the download thread
@@ -116,6 +117,11 @@ class MailImporter(ImporterProtections, ImporterContacts):
         facts.memo("no_auto_answer", no_auto_answer_reason)
         return prepared
 
+    def forget(self, graph_id):
+        """This mail is no longer waiting (imported, set aside or taken by another
+        run): its prepared copy leaves memory and the contacts read ahead."""
+        self._prepared.pop(graph_id, None)
+
     def _prepared_mail(self, info, raw):
         prepared = self._prepared.pop(info.graph_id, None)
         if prepared is None or prepared.source is not raw:
@@ -138,7 +144,7 @@ class MailImporter(ImporterProtections, ImporterContacts):
             return self._import_in_savepoint(info, facts, cut_parts)
         except MemoryError:
             # The same mail would exhaust the same worker again: set aside at once.
-            params = {"size_mb": info.size_mb()}
+            params = {"size_mb": row._size_mb()}
             return Outcome("failed", "out_of_memory", params, set_aside=True)
         except Exception as exc:  # pylint: disable=broad-except
             # Whatever the gateway chokes on never blocks the next mail.
@@ -174,20 +180,20 @@ class MailImporter(ImporterProtections, ImporterContacts):
         )
 
     # ------------------------------------------------------------ the stages
-    def _import_facts(self, row, facts, cut_parts=None):
+    def _import_facts(self, row, facts, cut_parts):
         """Protections first, then the supervisor's rules, then the gateway."""
         ignored = self._protection(facts)
         if ignored:
             return ignored
         thread_id, is_reply = self.threads.find(row, facts)
-        decision = self.rules.decide(facts, is_reply)
+        decision = self._decide(facts, is_reply)
         if decision.ignore_rule:
             return Outcome(
                 "ignored", "ignored_rule", {"rule": decision.ignore_rule.name}
             )
         no_answer = facts.memo("no_auto_answer", no_auto_answer_reason)
         outcome = self._route_to_gateway(
-            facts, thread_id, decision, no_answer, cut_parts or {}
+            facts, thread_id, decision, no_answer, cut_parts
         )
         if outcome.imported and no_answer:
             outcome.key, outcome.params = "no_auto_answer", {"detail": no_answer}
@@ -197,7 +203,7 @@ class MailImporter(ImporterProtections, ImporterContacts):
         model = decision.target_model or TICKET
         self._ensure_partners(facts)
         custom_values = dict(
-            self.new_record_values.get(model) or self.mailbox._new_record_values(model),
+            self.new_record_values[model],
             **decision.values_for(model),
         )
         capture = GatewayCapture(facts.message_id)
@@ -294,7 +300,14 @@ class MailImporter(ImporterProtections, ImporterContacts):
             ):
                 return False
         return not any(
-            self.rules.decide(facts, is_reply).ignore_rule for is_reply in (False, True)
+            self._decide(facts, is_reply).ignore_rule for is_reply in (False, True)
+        )
+
+    def _decide(self, facts, is_reply):
+        """The rules' decision on this mail, once per mail and kind (the read-ahead
+        asks before its import does)."""
+        return facts.memo(
+            ("decision", is_reply), lambda f: self.rules.decide(f, is_reply)
         )
 
     # ----------------------------------------------------- complementary fields

@@ -15,6 +15,7 @@ import logging
 from markupsafe import Markup
 
 from odoo import fields
+from odoo.exceptions import UserError
 
 from .. import texts
 
@@ -25,6 +26,14 @@ FAILURE_STREAK_ALERT = 5
 # How long before the client secret expires the administrators are warned.
 SECRET_WARNING_DAYS = 14
 ALERT_SUBTYPE = "mail_scanner_oauth2.mt_mailbox_alert"
+
+
+def describe_refusal(exc):
+    """(key, params) of a refusal shown to the administrator: a UserError (a
+    setting missing) in its own words, as ``texts.describe`` says the rest."""
+    if isinstance(exc, UserError):
+        return "user_error", {"text": exc.args[0]}
+    return texts.describe(exc)
 
 
 class MailboxHealth:

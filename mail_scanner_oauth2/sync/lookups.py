@@ -31,6 +31,8 @@ from datetime import datetime
 
 from odoo import tools
 
+from ..graph.batch import chunks
+
 # Ticket references as helpdesk_mgmt numbers them (HT00042), or any other
 # prefix a company gave its sequence: letters then at least three digits.
 TICKET_REFERENCE_RE = re.compile(r"\b([A-Za-z]{0,10}[-/]?\d{3,})\b")
@@ -65,19 +67,10 @@ class RowInfo:
             size=row.size or 0,
         )
 
-    def size_mb(self):
-        return round((self.size or 0) / 1024 / 1024, 1)
-
 
 def _order_key(received_date, row_id):
     # The ledger's order "received_date, id": rows without a date come last.
     return (received_date is None, received_date or datetime.min, row_id)
-
-
-def _chunks(values):
-    values = list(values)
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
 
 
 def ticket_references(subject):
@@ -127,7 +120,7 @@ class SliceLookups:
 
     def _prepare_messages(self, message_ids):
         wanted = message_ids - set(self._messages)
-        for chunk in _chunks(wanted):
+        for chunk in chunks(list(wanted), CHUNK):
             self.env.cr.execute(
                 """SELECT DISTINCT ON (message_id) message_id, id
                      FROM mail_message WHERE message_id IN %s
@@ -140,7 +133,7 @@ class SliceLookups:
 
     def _prepare_sent(self, message_ids):
         wanted = message_ids - set(self._sent)
-        for chunk in _chunks(wanted):
+        for chunk in chunks(list(wanted), CHUNK):
             self.env.cr.execute(
                 """SELECT DISTINCT internet_message_id FROM mail_scanner_outgoing
                     WHERE mailbox_id = %s AND internet_message_id IN %s""",
@@ -152,7 +145,7 @@ class SliceLookups:
 
     def _prepare_sent_tickets(self, conversation_ids):
         wanted = conversation_ids - set(self._sent_tickets)
-        for chunk in _chunks(wanted):
+        for chunk in chunks(list(wanted), CHUNK):
             self.env.cr.execute(
                 """SELECT DISTINCT ON (conversation_id) conversation_id, res_id
                      FROM mail_scanner_outgoing
@@ -167,7 +160,7 @@ class SliceLookups:
 
     def _prepare_loop(self, senders, since):
         wanted = senders - set(self._tickets_by_sender)
-        for chunk in _chunks(wanted):
+        for chunk in chunks(list(wanted), CHUNK):
             self.env.cr.execute(
                 """SELECT sender, processed_date FROM mail_scanner_message
                     WHERE mailbox_id = %s AND outcome = 'ticket'
@@ -182,7 +175,7 @@ class SliceLookups:
 
     def _prepare_conversations(self, conversation_ids):
         wanted = conversation_ids - set(self._conversation_tickets)
-        for chunk in _chunks(wanted):
+        for chunk in chunks(list(wanted), CHUNK):
             # The two earliest rows with a ticket: a mail's own row is never its
             # own hint.
             self.env.cr.execute(
@@ -210,7 +203,7 @@ class SliceLookups:
 
     def _prepare_references(self, numbers):
         wanted = numbers - set(self._tickets_by_number)
-        for chunk in _chunks(wanted):
+        for chunk in chunks(list(wanted), CHUNK):
             tickets = self.env["helpdesk.ticket"].search_read(
                 [
                     ("number", "in", chunk),

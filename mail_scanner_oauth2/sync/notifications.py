@@ -22,6 +22,7 @@ from odoo.exceptions import UserError
 from .. import texts
 from ..graph import errors as graph_errors
 from ..graph.subscriptions import MailSubscriptions
+from .health import describe_refusal
 
 _logger = logging.getLogger(__name__)
 
@@ -230,10 +231,7 @@ class SubscriptionUpkeep:
 
     def _refused(self, exc, state):
         sub = self.sub
-        if isinstance(exc, UserError):
-            key, params = "user_error", {"text": exc.args[0]}
-        else:
-            key, params = exc.key, dict(exc.params)
+        key, params = describe_refusal(exc)
         _logger.warning(
             "Mail Scanner: change notifications of %s: %s",
             self.mailbox.address,

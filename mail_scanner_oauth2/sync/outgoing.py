@@ -40,7 +40,7 @@ from odoo.tools.mail import encapsulate_email, unfold_references
 from .. import texts
 from ..graph import errors as graph_errors
 from ..graph.send import MailSender
-from .health import MailboxHealth
+from .health import MailboxHealth, describe_refusal
 
 _logger = logging.getLogger(__name__)
 
@@ -196,9 +196,7 @@ class GraphSession:
                 self.sender.discard_draft(address, copy["id"])
 
     def _failure(self, ledger, exc):
-        key, params = texts.describe(exc)
-        if isinstance(exc, UserError):
-            key, params = "user_error", {"text": exc.args[0]}
+        key, params = describe_refusal(exc)
         health = MailboxHealth(self.mailbox)
         params = dict(health.context_params(), **params)
         if getattr(exc, "transient", False) or isinstance(exc, graph_errors.SendFailed):

@@ -48,7 +48,7 @@ from ..graph import errors as graph_errors
 from ..graph.download import READ_AHEAD_BYTES
 from ..graph.prefetch import prefetched
 from ..models.mail_scanner_message import MAX_INTERRUPTIONS
-from .after_import import BackgroundAfterImport
+from .after_import import AFTER_IMPORT_STATES, BackgroundAfterImport, marked
 from .gateway import MailImporter
 from .health import MailboxHealth
 from .outcome import Outcome
@@ -143,7 +143,7 @@ class MailboxSync:
                 self._record_marked(after.done_rows(wait=True))
             finally:
                 after.close()
-            self._apply_after_import(client)
+            self._apply_after_import(after)
             self.health.success()
         except CONCURRENCY_ERRORS:
             # Another run holds the same mail: it finishes it, this one stops.
@@ -225,6 +225,12 @@ class MailboxSync:
                     break
 
     def _import_one(self, importer, info, mime, after):
+        try:
+            self._import_row(importer, info, mime, after)
+        finally:
+            importer.forget(info.graph_id)
+
+    def _import_row(self, importer, info, mime, after):
         row = self.Ledger.browse(info.id)
         counted = row._lock_and_count_attempt()
         if counted is None:
@@ -232,19 +238,19 @@ class MailboxSync:
         interruptions, attempts = counted
         if interruptions >= MAX_INTERRUPTIONS:
             # Set aside without trying it: that attempt is not counted.
-            params = {"count": interruptions, "size_mb": info.size_mb()}
+            params = {"count": interruptions, "size_mb": row._size_mb()}
             row._set_aside(
                 "import_interrupted",
                 params,
                 interruptions=interruptions,
                 attempts=attempts - 1,
             )
-            self._committed(importer, after, info, row, "failed")
+            self._committed(importer, after, info, row)
             return
         if isinstance(mime, graph_errors.GraphError):
             error = {"key": mime.key, "params": mime.params}
             row._finish("failed", "download_failed", {"error": error})
-            self._committed(importer, after, info, row, "failed")
+            self._committed(importer, after, info, row)
             return
         if interruptions:
             # Recording an interruption is progress (the mail is one step closer
@@ -262,7 +268,7 @@ class MailboxSync:
             row._set_aside(outcome.key, outcome.params, **outcome.values)
         else:
             row._finish(outcome.state, outcome.key, outcome.params, **outcome.values)
-        self._committed(importer, after, info, row, outcome.state, outcome)
+        self._committed(importer, after, info, row, outcome)
 
     def _outcome_of(self, importer, row, info, mime):
         """The import's outcome; an error that escapes the importer's own guard
@@ -282,7 +288,8 @@ class MailboxSync:
             error = {"key": key, "params": params}
             return Outcome("failed", "import_failed", {"error": error})
 
-    def _committed(self, importer, after, info, row, state, outcome=None):
+    def _committed(self, importer, after, info, row, outcome=None):
+        """The row's outcome is written (without one: failed before its import)."""
         # Flags of mails the background thread marked go with this commit.
         self._record_marked(after.done_rows())
         processed = row.processed_date  # just written: no query
@@ -290,7 +297,7 @@ class MailboxSync:
         importer.committed(info, outcome, processed)
         if outcome is not None and outcome.imported:
             self.done += 1
-        after.committed(info.id, info.graph_id, state)
+        after.committed(info.id, info.graph_id, outcome.state if outcome else "failed")
         # A killed run that reported progress is not held against the job by Odoo.
         self._progress(1)
 
@@ -322,32 +329,24 @@ class MailboxSync:
         return too_large
 
     # ----------------------------------------------------------- after import
-    def _apply_after_import(self, client):
-        """Marks read or moves mail whose import is committed, in batches."""
-        mailbox = self.mailbox
+    def _apply_after_import(self, after):
+        """Marks read or moves the mail whose import is committed and that the
+        background batches left (the last partial batch, a failed one, an earlier
+        run's), now."""
         rows = self.Ledger.search(
             [
-                ("mailbox_id", "=", mailbox.id),
-                ("state", "in", ("done", "duplicate", "ignored")),
+                ("mailbox_id", "=", self.mailbox.id),
+                ("state", "in", AFTER_IMPORT_STATES),
                 ("after_import_done", "=", False),
             ]
         )
         if not rows:
             return
-        if mailbox.after_import == "none":
+        if not after.active:
             rows.write({"after_import_done": True})
             self.commit()
             return
-        ids = rows.mapped("graph_id")
-        if mailbox.after_import == "move" and mailbox.move_folder_id:
-            results = client.move(mailbox.address, ids, mailbox.move_folder_id.graph_id)
-        else:
-            results = client.mark_read(mailbox.address, ids)
-        finished = rows.filtered(
-            lambda r: (
-                results.get(r.graph_id) is None
-                or isinstance(results[r.graph_id], graph_errors.ItemNotFound)
-            )
-        )
+        results = after.send(rows.mapped("graph_id"))
+        finished = rows.filtered(lambda r: marked(results, r.graph_id))
         finished.write({"after_import_done": True})
         self.commit()

@@ -56,9 +56,8 @@ class ThreadFinder:
         return self.lookups.tickets_referenced(ticket_references(subject))
 
     def _ticket_of_conversation(self, row):
-        info = row if isinstance(row, RowInfo) else self.lookups.rows.get(row.id)
-        if info is None:  # a row outside the slice (the rule tester's)
-            info = RowInfo.of(row)
+        # A ledger row, not a RowInfo, is the rule tester's: outside the slice.
+        info = row if isinstance(row, RowInfo) else RowInfo.of(row)
         if not info.conversation_id:
             return self.Ticket
         received = self.lookups.earliest_ticket_of_conversation(
@@ -79,6 +78,6 @@ def ticket_people(ticket):
         lambda m: m.message_type in ("email", "comment", "email_outgoing")
     )
     partners |= mails.author_id | mails.partner_ids
-    emails |= {p.email_normalized for p in partners if p.email_normalized}
+    emails |= {p.email_normalized for p in partners}
     emails |= {tools.email_normalize(m.email_from or "") for m in mails}
     return emails - {False, None, ""}
