@@ -35,19 +35,16 @@ from chaos import (
     verify,
 )
 
-LOOP_SCRIPT = """
+LOOP_SCRIPT = (
+    oe.SLICE_ROUND_SCRIPT
+    + """
 import os, time
 deadline = time.monotonic() + float(os.environ["MSO_DEADLINE"])
 stop_file = os.environ["MSO_STOP_FILE"]
-from odoo.addons.mail_scanner_oauth2.sync.scheduling import run_slice
-Mailbox = env["mail.scanner.mailbox"]
 rounds = idle = 0
 errors = []
 while time.monotonic() < deadline:
-    remaining = sum(
-        run_slice(mb).pending
-        for mb in Mailbox.search([("state", "in", ("running", "error"))])
-    )
+    remaining = slice_round()
     env.cr.commit()
     env.invalidate_all()
     rounds += 1
@@ -64,6 +61,7 @@ while time.monotonic() < deadline:
         time.sleep(0.3)
 emit({"rounds": rounds, "state": mb.state, "errors": errors[-20:]})
 """
+)
 
 
 def main():

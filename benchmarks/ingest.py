@@ -740,20 +740,20 @@ def start_servers(args, cleanup, mails, paths, conditions):
 
 def run_paths(args, bench, tmp, eml_dir, n, servers, paths, conditions):
     dovecot, gm, proxies = servers
+
     # Floor first, then per condition scanner and fetchmail, so that a drift of the
     # machine does not favour one path.
+    def graph_port(cond):
+        return proxies["graph"] if cond == "wan" else gm.emu.port
+
     if "floor" in paths:
         bench.floor(eml_dir, n)
     for cond in conditions:
-        if cond == "rules":
-            if "scanner" in paths:
-                bench.scanner("scanner_rules", gm, gm.emu.port, n, rules=True)
-            continue
         if "scanner" in paths:
-            port = gm.emu.port if cond == "loopback" else proxies["graph"]
-            bench.scanner(f"scanner_{cond}", gm, port, n)
-        if "fetchmail" in paths:
-            port = dovecot.port if cond == "loopback" else proxies["imap"]
+            rules = cond == "rules"
+            bench.scanner(f"scanner_{cond}", gm, graph_port(cond), n, rules=rules)
+        if "fetchmail" in paths and cond != "rules":  # fetchmail knows no rules
+            port = proxies["imap"] if cond == "wan" else dovecot.port
             bench.fetchmail(f"fetchmail_{cond}", dovecot, port, n)
     if not args.profile:
         return
@@ -765,10 +765,14 @@ def run_paths(args, bench, tmp, eml_dir, n, servers, paths, conditions):
         print_profile(path, f"floor ({out['seconds']:.1f}s under cProfile)")
     if "scanner" in paths:
         for cond in conditions:
-            port = gm.emu.port if cond != "wan" else proxies["graph"]
             path = str(prof_dir / f"scanner_{cond}.prof")
             out = bench.scanner(
-                f"profile_{cond}", gm, port, n, profile=path, rules=cond == "rules"
+                f"profile_{cond}",
+                gm,
+                graph_port(cond),
+                n,
+                profile=path,
+                rules=cond == "rules",
             )
             print_profile(
                 path, f"scanner {cond} ({out['seconds']:.1f}s under cProfile)"
@@ -861,6 +865,9 @@ def main(argv=None):
     args = parse_args(argv)
     paths = set(args.only.split(","))
     conditions = args.conditions.split(",")
+    unknown = set(conditions) - {"loopback", "wan", "rules"}
+    if unknown:
+        raise SystemExit(f"unknown --conditions: {', '.join(sorted(unknown))}")
     if args.queue_notifications:
         os.environ["MSO_QUEUE_NOTIFICATIONS"] = "1"
     started = time.monotonic()

@@ -119,8 +119,9 @@ def subscription_state(db):
 def wait_for_state(server, db, wanted, timeout=120):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if subscription_state(db) in wanted:
-            return subscription_state(db)
+        state = subscription_state(db)
+        if state in wanted:
+            return state
         server.wake_until_running(timeout=60)
         time.sleep(0.5)
     raise TimeoutError(f"subscription not {wanted} after {timeout}s")

@@ -687,8 +687,10 @@ class OdooServer:
         port=None,
         workers=0,
         cron_threads=1,
+        env=None,
     ):
         self.db = db
+        self.env = dict(env or {})  # environment variables of the server process
         self.cron_threads = cron_threads
         self.workers = workers  # 0: threaded; >0: prefork (HTTP and cron workers)
         self.cleanup = cleanup
@@ -719,7 +721,9 @@ class OdooServer:
         fh.write(f"\n===== start {self.starts} at {datetime.now()} =====\n".encode())
         fh.flush()
         env = dict(
-            os.environ, PYTHONPATH=f"{EMULATOR_DIR}:{os.environ.get('PYTHONPATH', '')}"
+            os.environ,
+            **self.env,
+            PYTHONPATH=f"{EMULATOR_DIR}:{os.environ.get('PYTHONPATH', '')}",
         )
         self.proc = subprocess.Popen(
             cmd,
@@ -904,17 +908,27 @@ def configure_mailbox(
     return result
 
 
-SYNC_LOOP_SCRIPT = """
+# The head of the scripts that drive the scanner in a loop: slice_round() runs one
+# slice of every scanned mailbox, as their jobs do, and says how many mails wait.
+SLICE_ROUND_SCRIPT = """
+from odoo.addons.mail_scanner_oauth2.sync.scheduling import SCANNED_STATES, run_slice
+Mailbox = env["mail.scanner.mailbox"]
+
+
+def slice_round():
+    mailboxes = Mailbox.search([("state", "in", SCANNED_STATES)])
+    return sum(run_slice(mailbox).pending for mailbox in mailboxes)
+"""
+
+SYNC_LOOP_SCRIPT = (
+    SLICE_ROUND_SCRIPT
+    + """
 import os, time
 deadline = time.monotonic() + float(os.environ["MSO_DEADLINE"])
 max_rounds = int(os.environ["MSO_MAX_ROUNDS"])
-from odoo.addons.mail_scanner_oauth2.sync.scheduling import run_slice
-Mailbox = env["mail.scanner.mailbox"]
 rounds = idle = 0
 while time.monotonic() < deadline and rounds < max_rounds:
-    remaining = 0
-    for mailbox in Mailbox.search([("state", "in", ("running", "error"))]):
-        remaining += run_slice(mailbox).pending
+    remaining = slice_round()
     env.cr.commit()
     env.invalidate_all()
     rounds += 1
@@ -928,6 +942,7 @@ mb = Mailbox.search([], limit=1)
 emit({"rounds": rounds, "remaining": remaining, "state": mb.state,
       "last_error": mb.last_error})
 """
+)
 
 
 def sync_in_shell(

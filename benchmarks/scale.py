@@ -145,7 +145,7 @@ def install_queue_glue(db):
 
 
 def done_count(db):
-    return oe.scalar(db, "SELECT count(*) FROM mail_scanner_message WHERE state='done'")
+    return oe.ledger_counts(db).get("done", 0)
 
 
 def cron_worker_pids(server):
@@ -165,11 +165,13 @@ def run(cleanup, emu, label, args, cron_threads, queue_job=False, kill_at=None):
     """One run; returns (mails per second, check result, kills)."""
     db, companies, message_ids = prepare(cleanup, emu, label, args, queue_job)
     total = args.companies * args.mails
-    extra, env_backup = [], dict(os.environ)
+    extra, env = [], {}
     if queue_job:
         extra = ["--load=base,web,queue_job"]
-        os.environ["ODOO_QUEUE_JOB_CHANNELS"] = "root:2,root.mail_scanner:2"
-        os.environ["ODOO_QUEUE_JOB_HOST"] = "127.0.0.1"
+        env = {
+            "ODOO_QUEUE_JOB_CHANNELS": "root:2,root.mail_scanner:2",
+            "ODOO_QUEUE_JOB_HOST": "127.0.0.1",
+        }
     server = oe.OdooServer(
         db,
         cleanup,
@@ -178,12 +180,9 @@ def run(cleanup, emu, label, args, cron_threads, queue_job=False, kill_at=None):
         workers=2,
         cron_threads=cron_threads,
         extra_args=extra,
+        env=env,
     )
-    try:
-        server.start(timeout=180)
-    finally:
-        os.environ.clear()
-        os.environ.update(env_backup)
+    server.start(timeout=180)
     t0 = time.monotonic()
     oe.wake_cron(db)  # as the creation of the mailboxes did: the jobs are due
     kills, last_wake, first = [], t0, None
