@@ -298,9 +298,23 @@ class TestRobustness(MailScannerCase):
                 except SystemExit:
                     died = True
                 self.assertTrue(died, "the import should have died")
-            self.sync(self.mailbox)
+            importers = []
+            real_init = MailImporter.__init__
+
+            def remember(importer, *args, **kwargs):
+                real_init(importer, *args, **kwargs)
+                importers.append(importer)
+
+            with patch.object(MailImporter, "__init__", remember):
+                self.sync(self.mailbox)
         row = self.row_of(self.mailbox, poison)
         self.assertEqual(row.state, "failed")
+        self.assertTrue(importers)
+        self.assertEqual(
+            [dict(importer._prepared) for importer in importers],
+            [{}] * len(importers),
+            "a mail set aside unread is not kept prepared to the end of the slice",
+        )
         self.assertEqual(row.interruptions, MAX_INTERRUPTIONS)
         self.assertIn("interrupted 2 times", row.reason)
         self.assertIn("--limit-memory-hard", row.reason)
